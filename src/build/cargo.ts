@@ -1,0 +1,258 @@
+// cargo: reading a package's metadata, building, testing, and turning cargo's JSON
+// messages into diagnostics a person or an LLM can act on.
+import path from "node:path";
+import { existsSync } from "node:fs";
+import { runProcess, type RunResult } from "../exec/process.js";
+import { toolchainEnv } from "../exec/env.js";
+import type { TargetInfo } from "../craft/types.js";
+
+export interface CargoRun {
+  cwd: string;
+  signal?: AbortSignal;
+  onLine?: (line: string) => void;
+  timeoutMs?: number;
+}
+
+export interface Diagnostic {
+  level: string;
+  message: string;
+  file?: string;
+  line?: number;
+  rendered: string;
+}
+
+export interface BuildOutcome {
+  ok: boolean;
+  /** Absolute path of the built binary when ok. */
+  executable?: string;
+  diagnostics: Diagnostic[];
+  /** The tail of cargo's own output, for errors that are not compiler messages. */
+  output: string;
+  lockRegenerated?: string;
+}
+
+export interface TestOutcome {
+  ok: boolean;
+  passed: number;
+  failed: number;
+  ignored: number;
+  failures: string[];
+  /** Compile errors in the tests themselves. */
+  diagnostics: Diagnostic[];
+  output: string;
+}
+
+export interface MetaTarget {
+  name: string;
+  kind: string[];
+}
+export interface MetaPackage {
+  name: string;
+  version: string;
+  manifest_path: string;
+  targets: MetaTarget[];
+}
+export interface Metadata {
+  packages: MetaPackage[];
+  workspace_root: string;
+  workspace_members: string[];
+}
+
+const HOUR = 3_600_000;
+
+function cargo(args: string[], run: CargoRun): Promise<RunResult> {
+  return runProcess(["cargo", ...args], {
+    cwd: run.cwd,
+    env: toolchainEnv({ CARGO_TERM_COLOR: "never", CARGO_TERM_PROGRESS_WHEN: "never" }),
+    signal: run.signal,
+    timeoutMs: run.timeoutMs ?? HOUR,
+    maxOutputBytes: 8 * 1024 * 1024,
+    onLine: run.onLine && ((line) => run.onLine!(line)),
+  });
+}
+
+function tail(text: string, lines = 40): string {
+  return text.trim().split("\n").slice(-lines).join("\n");
+}
+
+function failureText(r: RunResult): string {
+  if (r.aborted) return "cancelled";
+  if (r.timedOut) return "timed out";
+  return tail(r.stderr || r.stdout);
+}
+
+/** `cargo metadata --no-deps`: the packages and targets of the workspace at `dir`. */
+export async function cargoMetadata(run: CargoRun): Promise<Metadata> {
+  const r = await cargo(["metadata", "--format-version", "1", "--no-deps", "--offline"], run);
+  if (r.exitCode !== 0) {
+    throw new Error(`cargo metadata failed: ${failureText(r)}`);
+  }
+  return JSON.parse(r.stdout) as Metadata;
+}
+
+export interface TargetChoice {
+  package?: string;
+  bin?: string;
+}
+
+/**
+ * Picks the package and binary to expose. Throws an Error whose message lists the choices
+ * when there is none or more than one and the caller did not say which.
+ */
+export function selectTarget(meta: Metadata, root: string, choice: TargetChoice, hasLockfile: boolean): TargetInfo {
+  // With --no-deps, the packages are exactly the workspace's members.
+  const pool = meta.packages;
+  const bins = (p: MetaPackage) => p.targets.filter((t) => t.kind.includes("bin")).map((t) => t.name);
+  let candidates = pool.filter((p) => bins(p).length > 0);
+  if (choice.package) {
+    candidates = pool.filter((p) => p.name === choice.package);
+    if (candidates.length === 0) {
+      throw new Error(`no package "${choice.package}" in this workspace; its packages: ${pool.map((p) => p.name).join(", ")}`);
+    }
+  }
+  if (choice.bin) candidates = candidates.filter((p) => bins(p).includes(choice.bin!));
+  const all = candidates.flatMap((p) => bins(p).map((b) => `${p.name}/${b}`));
+  if (all.length === 0) {
+    const known = pool.flatMap((p) => bins(p).map((b) => `${p.name}/${b}`));
+    throw new Error(
+      choice.bin
+        ? `no binary target "${choice.bin}"${choice.package ? ` in package ${choice.package}` : ""}; binaries here: ${known.join(", ") || "none"}`
+        : `this project has no binary target (a library only?); Flakebot needs a crate with a [[bin]] or src/main.rs`,
+    );
+  }
+  if (all.length > 1) {
+    throw new Error(`this project has several binaries: ${all.join(", ")}; say which with "bin" (and "package" in a workspace)`);
+  }
+  const pkg = candidates[0];
+  const bin = choice.bin ?? bins(pkg)[0];
+  const dir = path.relative(root, path.dirname(pkg.manifest_path));
+  return {
+    package: pkg.name,
+    version: pkg.version,
+    bin,
+    dir: dir === "" ? "" : dir.split(path.sep).join("/"),
+    in_workspace: meta.packages.length > 1 || dir !== "",
+    has_lockfile: hasLockfile,
+  };
+}
+
+export function hasLockfile(root: string): boolean {
+  return existsSync(path.join(root, "Cargo.lock"));
+}
+
+interface CargoMessage {
+  reason: string;
+  message?: { level: string; message: string; rendered?: string; spans?: { file_name: string; line_start: number; is_primary: boolean }[] };
+  executable?: string | null;
+  target?: { name: string; kind: string[] };
+}
+
+function parseMessages(stdout: string): { diagnostics: Diagnostic[]; executables: Map<string, string> } {
+  const diagnostics: Diagnostic[] = [];
+  const executables = new Map<string, string>();
+  for (const line of stdout.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    let msg: CargoMessage;
+    try {
+      msg = JSON.parse(line) as CargoMessage;
+    } catch {
+      continue;
+    }
+    if (msg.reason === "compiler-message" && msg.message && (msg.message.level === "error" || msg.message.level === "warning")) {
+      const span = msg.message.spans?.find((s) => s.is_primary);
+      diagnostics.push({
+        level: msg.message.level,
+        message: msg.message.message,
+        file: span?.file_name,
+        line: span?.line_start,
+        rendered: msg.message.rendered ?? msg.message.message,
+      });
+    }
+    if (msg.reason === "compiler-artifact" && msg.executable && msg.target?.kind.includes("bin")) {
+      executables.set(msg.target.name, msg.executable);
+    }
+  }
+  return { diagnostics, executables };
+}
+
+const LOCK_TROUBLE = /lock file|Cargo\.lock|checksum for|failed to select a version|needs to be updated/i;
+
+/** Writes a fresh Cargo.lock from the configured sources (offline first). */
+export async function generateLockfile(run: CargoRun): Promise<void> {
+  const offline = await cargo(["generate-lockfile", "--offline"], run);
+  if (offline.exitCode === 0) return;
+  const online = await cargo(["generate-lockfile"], run);
+  if (online.exitCode !== 0) throw new Error(`cargo generate-lockfile failed: ${failureText(online)}`);
+}
+
+function selectArgs(target: TargetInfo): string[] {
+  return ["--package", target.package];
+}
+
+/**
+ * `cargo build --release` of the target's binary, with `--locked` when the project has a
+ * Cargo.lock. When the lock file cannot be used as it is (versions or checksums the
+ * configured registry does not have), it is regenerated once and the outcome says why.
+ */
+export async function cargoBuild(target: TargetInfo, run: CargoRun): Promise<BuildOutcome> {
+  const args = ["build", "--release", "--message-format=json-diagnostic-rendered-ansi", ...selectArgs(target), "--bin", target.bin];
+  const attempt = async (locked: boolean) => cargo(locked ? [...args, "--locked"] : args, run);
+  let r = await attempt(target.has_lockfile);
+  let lockRegenerated: string | undefined;
+  if (r.exitCode !== 0 && target.has_lockfile && !r.aborted && !r.timedOut && LOCK_TROUBLE.test(r.stderr)) {
+    lockRegenerated = tail(r.stderr, 3);
+    run.onLine?.(`Cargo.lock cannot be used as it is (${lockRegenerated}); regenerating it`);
+    await generateLockfile(run);
+    r = await attempt(true);
+  }
+  const { diagnostics, executables } = parseMessages(r.stdout);
+  const executable = executables.get(target.bin);
+  return {
+    ok: r.exitCode === 0 && !!executable,
+    executable,
+    diagnostics: diagnostics.map((d) => ({ ...d, rendered: stripAnsi(d.rendered) })),
+    output: failureText(r),
+    lockRegenerated,
+  };
+}
+
+const RESULT_LINE = /^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored/;
+const FAILED_LINE = /^test (\S+) \.\.\. FAILED$/;
+
+/** `cargo test --release` of the package (release shares the build's compiled deps). */
+export async function cargoTest(target: TargetInfo, run: CargoRun): Promise<TestOutcome> {
+  const args = ["test", "--release", "--no-fail-fast", ...selectArgs(target)];
+  const r = await cargo(target.has_lockfile ? [...args, "--locked"] : args, run);
+  let passed = 0;
+  let failed = 0;
+  let ignored = 0;
+  const failures: string[] = [];
+  for (const line of r.stdout.split("\n")) {
+    const m = RESULT_LINE.exec(line.trim());
+    if (m) {
+      passed += Number(m[1]);
+      failed += Number(m[2]);
+      ignored += Number(m[3]);
+    }
+    const f = FAILED_LINE.exec(line.trim());
+    if (f) failures.push(f[1]);
+  }
+  const compileErrors = r.stderr
+    .split("\n")
+    .filter((l) => l.startsWith("error"))
+    .map((l) => ({ level: "error", message: l, rendered: l }));
+  return {
+    ok: r.exitCode === 0 && failed === 0,
+    passed,
+    failed,
+    ignored,
+    failures,
+    diagnostics: r.exitCode !== 0 && failed === 0 ? compileErrors : [],
+    output: r.exitCode === 0 ? tail(r.stdout, 10) : tail(r.stdout + "\n" + r.stderr),
+  };
+}
+
+function stripAnsi(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\x1b\[[0-9;]*m/g, "");
+}

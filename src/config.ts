@@ -1,0 +1,91 @@
+// The environment, read once into a typed and validated Config. See contract.md.
+import os from "node:os";
+import path from "node:path";
+import { z } from "zod";
+
+/** nixpkgs pinned for generated flakes unless FLAKEBOT_NIXPKGS says otherwise. */
+export const DEFAULT_NIXPKGS = "github:NixOS/nixpkgs/nixos-25.05";
+export const DEFAULT_GROQ_MODEL = "openai/gpt-oss-120b";
+
+const durationPattern = /^(\d+)\s*(ms|s|m|h|d|w)$/;
+
+/** Parses `90s`, `15m`, `12h`, `7d`, `2w` into milliseconds. */
+export function parseDuration(text: string): number {
+  const m = durationPattern.exec(text.trim());
+  if (!m) throw new Error(`"${text}" is not a duration: use a number and a unit, like 90s, 15m, 12h or 7d`);
+  const unit = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 604800e3 }[m[2] as "ms"];
+  return Number(m[1]) * unit;
+}
+
+const EnvSchema = z.object({
+  FLAKEBOT_HOME: z.string().min(1).optional(),
+  XDG_STATE_HOME: z.string().min(1).optional(),
+  FLAKEBOT_CRATES_IO_URL: z.url().default("https://crates.io"),
+  FLAKEBOT_BACKEND: z.enum(["auto", "nix", "cargo"]).default("auto"),
+  FLAKEBOT_NIXPKGS: z.string().min(1).default(DEFAULT_NIXPKGS),
+  FLAKEBOT_SANDBOX: z.enum(["auto", "bwrap", "off"]).default("auto"),
+  FLAKEBOT_LLM: z.enum(["auto", "groq", "openai", "sampling", "none"]).default("auto"),
+  FLAKEBOT_MODEL: z.string().min(1).optional(),
+  FLAKEBOT_NIX_CACHE: z.string().min(1).optional(),
+  FLAKEBOT_MAX_BUILDS: z.coerce.number().int().min(1).max(64).default(1),
+  GROQ_API_KEY: z.string().min(1).optional(),
+  GROQ_BASE_URL: z.url().optional(),
+  OPENAI_BASE_URL: z.url().optional(),
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  GITHUB_TOKEN: z.string().min(1).optional(),
+  GITHUB_API_URL: z.url().default("https://api.github.com"),
+  FLAKEBOT_IDLE_DISPOSE: z.string().optional(),
+});
+
+export interface Config {
+  home: string;
+  cratesIoUrl: string;
+  backend: "auto" | "nix" | "cargo";
+  nixpkgs: string;
+  nixCache?: string;
+  sandbox: "auto" | "bwrap" | "off";
+  llm: "auto" | "groq" | "openai" | "sampling" | "none";
+  model?: string;
+  maxConcurrentBuilds: number;
+  groq: { apiKey?: string; baseUrl?: string };
+  openai: { apiKey?: string; baseUrl?: string };
+  github: { token?: string; apiUrl: string };
+  idleDisposeMs?: number;
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty variables count as unset, as a shell user expects.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`invalid environment: ${lines.join("; ")} (see the README's table of variables)`);
+  }
+  const e = parsed.data;
+  const stateRoot = e.XDG_STATE_HOME ?? path.join(os.homedir(), ".local", "state");
+  let idleDisposeMs: number | undefined;
+  if (e.FLAKEBOT_IDLE_DISPOSE) {
+    try {
+      idleDisposeMs = parseDuration(e.FLAKEBOT_IDLE_DISPOSE);
+    } catch (err) {
+      throw new ConfigError(`FLAKEBOT_IDLE_DISPOSE: ${(err as Error).message}`);
+    }
+  }
+  return {
+    home: path.resolve(e.FLAKEBOT_HOME ?? path.join(stateRoot, "flakebot")),
+    cratesIoUrl: e.FLAKEBOT_CRATES_IO_URL.replace(/\/+$/, ""),
+    backend: e.FLAKEBOT_BACKEND,
+    nixpkgs: e.FLAKEBOT_NIXPKGS,
+    nixCache: e.FLAKEBOT_NIX_CACHE,
+    sandbox: e.FLAKEBOT_SANDBOX,
+    llm: e.FLAKEBOT_LLM,
+    model: e.FLAKEBOT_MODEL,
+    maxConcurrentBuilds: e.FLAKEBOT_MAX_BUILDS,
+    groq: { apiKey: e.GROQ_API_KEY, baseUrl: e.GROQ_BASE_URL },
+    openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL },
+    github: { token: e.GITHUB_TOKEN, apiUrl: e.GITHUB_API_URL.replace(/\/+$/, "") },
+    idleDisposeMs,
+  };
+}

@@ -1,0 +1,34 @@
+// What every pipeline stage receives. A stage is a plain async function
+// `(ctx, craft) => Promise<Partial<Craft>>`: it reads what is known so far and returns
+// the new piece of the record. It never touches the MCP server.
+import type { Config } from "../config.js";
+import type { ToolPaths } from "../state/paths.js";
+import type { Craft, CraftRequest, Stage } from "./types.js";
+import type { LlmProvider } from "../llm/provider.js";
+
+export interface StageContext {
+  config: Config;
+  paths: ToolPaths;
+  request: CraftRequest;
+  /** Aborted when the craft is cancelled (dispose) or the server shuts down. */
+  signal: AbortSignal;
+  /** Appends a line to the tool's build log (and the live log tail). */
+  log(line: string): void;
+  /** Reports progress within the current stage (shown to waiting clients). */
+  progress(message: string): void;
+  /** The LLM, when one is configured; stages that need one say so clearly without. */
+  llm?: LlmProvider;
+}
+
+export type StageFn = (ctx: StageContext, craft: Craft) => Promise<Partial<Craft>>;
+
+/** An expected failure of a stage: its message says what was wrong and what to do. */
+export class CraftError extends Error {
+  constructor(
+    readonly stage: Stage,
+    message: string,
+  ) {
+    super(message);
+    this.name = "CraftError";
+  }
+}

@@ -1,0 +1,156 @@
+// The records a craft works on. A Craft is what is known so far about one tool; it is
+// persisted as the tool's manifest after every stage, and the MCP results are views of it.
+
+export const STAGES = ["plan", "discover", "acquire", "modify", "build", "test", "package", "verify", "register"] as const;
+export type Stage = (typeof STAGES)[number];
+export type CraftStatus = "building" | "ready" | "failed";
+export type ToolKind = "command" | "service";
+
+export interface CraftRequest {
+  instructions: string;
+  name?: string;
+  crate?: string;
+  source?: string;
+  rev?: string;
+  package?: string;
+  bin?: string;
+  modify: "auto" | "never" | "always";
+  kind: ToolKind;
+}
+
+export interface CrateInfo {
+  name: string;
+  version: string;
+  repository?: string;
+}
+
+export interface Candidate {
+  name: string;
+  version: string;
+  downloads: number;
+  reason: string;
+}
+
+export interface SourceInfo {
+  /** Where the code came from: a URL, a local path, or the crates.io archive URL. */
+  url: string;
+  /** The tag, branch or revision checked out ("" for a plain directory copy). */
+  rev: string;
+  /** The upstream commit the workspace started from. */
+  commit: string;
+  /** The fork's URL, when this server forked the repository. */
+  fork?: string;
+  /** True when this server created the fork (so dispose deletes it). */
+  fork_created?: boolean;
+  /** local directory copy, git clone, or the published .crate archive */
+  origin: "directory" | "git" | "archive";
+  /** The local directory had changes that were not committed (they were copied too). */
+  dirty?: boolean;
+  note?: string;
+}
+
+/** The Cargo package and binary target that the tool exposes. */
+export interface TargetInfo {
+  package: string;
+  version: string;
+  bin: string;
+  /** The package's directory relative to the workspace root ("" for the root). */
+  dir: string;
+  /** True when the workspace root is a [workspace] with several members. */
+  in_workspace: boolean;
+  has_lockfile: boolean;
+}
+
+export interface BuildInfo {
+  backend: "nix" | "cargo";
+  reproducible: boolean;
+  flake_ref?: string;
+  store_path?: string;
+  /** Absolute path of the built binary that invocations run. */
+  binary: string;
+  duration_ms: number;
+  /** True when an earlier build of the identical tree was reused. */
+  cached?: boolean;
+  /** The content key of the build: the tree hash plus what selects the binary. */
+  key: string;
+  /** Why the cargo backend was used when nix was asked for or expected. */
+  fallback_reason?: string;
+}
+
+export interface TestCounts {
+  passed: number;
+  failed: number;
+  acceptance_passed: number;
+  acceptance_failed: number;
+}
+
+/** One acceptance test: run the binary with argv/stdin and check what comes out. */
+export interface AcceptanceTest {
+  name: string;
+  args: string[];
+  stdin?: string;
+  expect_exit?: number;
+  /** Regular expressions that stdout must match. */
+  expect_stdout?: string[];
+}
+
+export interface ServiceInfo {
+  url: string;
+  state: "starting" | "running" | "restarting" | "stopped" | "failed";
+  restarts: number;
+  port?: number;
+  pid?: number;
+}
+
+export interface LlmUsage {
+  provider: string;
+  model?: string;
+  rounds: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  llm_ms: number;
+}
+
+/** A named parameter of a crafted tool, derived from its --help. */
+export interface HelpParam {
+  name: string;
+  kind: "flag" | "option" | "positional";
+  /** How it is written on the command line ("--width", "-n"); absent for positionals. */
+  flag?: string;
+  type: "boolean" | "string" | "number";
+  description?: string;
+  required?: boolean;
+  multiple?: boolean;
+}
+
+export interface Craft {
+  schema: 1;
+  name: string;
+  status: CraftStatus;
+  stage?: Stage;
+  message: string;
+  error?: string;
+  request: CraftRequest;
+  /** pid of the process crafting it while status is "building". */
+  owner_pid?: number;
+  created_at: string;
+  updated_at: string;
+  last_used_at?: string;
+  crate?: CrateInfo;
+  candidates?: Candidate[];
+  source?: SourceInfo;
+  target?: TargetInfo;
+  build?: BuildInfo;
+  tests?: TestCounts;
+  acceptance?: AcceptanceTest[];
+  help?: string;
+  params?: HelpParam[];
+  description?: string;
+  usage?: string;
+  sandboxed?: boolean;
+  definition_sha256?: string;
+  service?: ServiceInfo;
+  llm?: LlmUsage;
+  /** The change against upstream, as a unified diff (empty when unchanged). */
+  diff_stat?: string;
+}

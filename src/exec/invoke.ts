@@ -1,0 +1,59 @@
+// Running a crafted binary for a caller: argv only, its own scratch directory as cwd and
+// HOME, a minimal environment, a timeout that kills the whole process group, capped output,
+// and bubblewrap around it when the sandbox is on.
+import { mkdir } from "node:fs/promises";
+import { runProcess } from "./process.js";
+import { craftedEnv } from "./env.js";
+import { sandboxArgv } from "./sandbox.js";
+
+export const DEFAULT_TIMEOUT_MS = 60_000;
+export const MAX_TIMEOUT_MS = 600_000;
+export const OUTPUT_CAP_BYTES = 1024 * 1024;
+/** Past this much output in all the program is stopped: a flood, not a result. */
+export const FLOOD_LIMIT_BYTES = 64 * 1024 * 1024;
+
+export interface InvokeInput {
+  args?: string[];
+  stdin?: string;
+  timeout_ms?: number;
+}
+
+export interface InvokeOutput {
+  exit_code: number | null;
+  signal?: string;
+  stdout: string;
+  stderr: string;
+  truncated: boolean;
+  timed_out: boolean;
+  duration_ms: number;
+}
+
+export interface InvokeTarget {
+  binary: string;
+  scratch: string;
+  sandboxed: boolean;
+  signal?: AbortSignal;
+}
+
+export async function invokeBinary(target: InvokeTarget, input: InvokeInput): Promise<InvokeOutput> {
+  await mkdir(target.scratch, { recursive: true });
+  const argv = [target.binary, ...(input.args ?? [])];
+  const r = await runProcess(target.sandboxed ? sandboxArgv(argv, { scratch: target.scratch }) : argv, {
+    cwd: target.scratch,
+    env: craftedEnv(target.scratch),
+    timeoutMs: input.timeout_ms ?? DEFAULT_TIMEOUT_MS,
+    stdin: input.stdin ?? "",
+    signal: target.signal,
+    maxOutputBytes: OUTPUT_CAP_BYTES,
+    killAfterOutputBytes: FLOOD_LIMIT_BYTES,
+  });
+  return {
+    exit_code: r.exitCode,
+    ...(r.signal ? { signal: r.signal } : {}),
+    stdout: r.stdout,
+    stderr: r.stderr,
+    truncated: r.truncated || r.floodKilled,
+    timed_out: r.timedOut,
+    duration_ms: r.durationMs,
+  };
+}

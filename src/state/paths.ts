@@ -1,0 +1,47 @@
+// Where everything lives under FLAKEBOT_HOME. Names are validated before they get here,
+// and every derived path is checked to stay inside its parent.
+import path from "node:path";
+
+export interface ToolPaths {
+  /** home/tools/<name> */
+  dir: string;
+  manifest: string;
+  /** The git checkout the tool is built from. */
+  workspace: string;
+  /** The crafted binary's own working directory and HOME. */
+  scratch: string;
+  /** The build/test log. */
+  log: string;
+  /** Nix out-link: the GC root that keeps the tool's store path alive. */
+  gcroot: string;
+}
+
+/** Resolves `rel` under `root` and throws when the result would leave `root`. */
+export function inside(root: string, rel: string): string {
+  const base = path.resolve(root);
+  const full = path.resolve(base, rel);
+  if (full !== base && !full.startsWith(base + path.sep)) {
+    throw new Error(`path "${rel}" leaves ${base}`);
+  }
+  return full;
+}
+
+export function toolsDir(home: string): string {
+  return path.join(home, "tools");
+}
+
+export function buildsDir(home: string): string {
+  return path.join(home, "builds");
+}
+
+export function toolPaths(home: string, name: string): ToolPaths {
+  const dir = inside(toolsDir(home), name);
+  return {
+    dir,
+    manifest: path.join(dir, "manifest.json"),
+    workspace: path.join(dir, "workspace"),
+    scratch: path.join(dir, "scratch"),
+    log: path.join(dir, "build.log"),
+    gcroot: path.join(dir, "result"),
+  };
+}

@@ -1,0 +1,396 @@
+// Turning a program's --help text into named parameters (HelpParam) for its MCP input
+// schema. Understands clap 2, clap 3/4 (short and long help) and getopt/GNU-style help:
+//
+// - an option line is an indented list of forms (`-n, --length <N>`, `--files0-from=F`,
+//   `-C, --check=quiet`) followed by two or more spaces and a description, or by the end of
+//   the line (the description then follows on deeper-indented lines, as in clap's long help);
+// - positionals come from an ARGS/Arguments section and from the first usage line, whose
+//   spelling decides whether they are required (`<FILE>`) or optional (`[FILE]`); `...`
+//   makes them multiple. clap 2 writes `<FILE>` in ARGS even for optional ones, so the usage
+//   line wins;
+// - a long form with a lowercase literal value (`--check=quiet`) is a flag written exactly so;
+//   a long form with an optional attached value (`--color[=WHEN]`) is kept as a plain flag,
+//   because its value could only be passed attached (pass `--color=always` through `args`);
+// - a value is a number when the help's default is numeric (`[default: 16]`) or, without a
+//   default, when the value name says so (`<N>`, `<NUM>`, `COUNT`...); otherwise a string.
+//
+// Names are JSON property names `^[a-z][a-z0-9_]*$`: `--min-len` -> `min_len`, `-x` -> `x`,
+// `-X` -> `x_upper`. A name equal to a reserved key of every crafted tool (`args`, `stdin`,
+// `timeout_ms`) gets a trailing underscore (`args_`); any other clash gets `_2`, `_3`...
+// -h/--help and -V/--version are skipped. Help that yields nothing usable gives [].
+import type { HelpParam } from "./types.js";
+
+/** Input keys every crafted tool has; parameters derived from --help never take them. */
+export const RESERVED_KEYS: readonly string[] = ["args", "stdin", "timeout_ms"];
+export const PARAM_NAME = /^[a-z][a-z0-9_]*$/;
+
+const MAX_DESCRIPTION = 400;
+const MAX_PARAMS = 200;
+
+/** Value names that mean a number when the help gives no default. */
+const NUMERIC_VALUE_NAMES = new Set([
+  "n", "num", "number", "count", "int", "integer", "uint", "port", "width", "height", "depth",
+  "lines", "cols", "columns", "rows", "seconds", "secs", "millis", "ms", "jobs", "threads",
+  "len", "length", "limit", "max", "min", "digits", "precision", "percent", "level",
+]);
+
+/** Usage placeholders that stand for options, not positionals. */
+const OPTION_PLACEHOLDERS = new Set(["option", "options", "flag", "flags", "switches", "opts"]);
+
+interface Form {
+  /** "-n", "--length" or a literal "--check=quiet". */
+  text: string;
+  long: boolean;
+  /** The value's name when this form takes a required value. */
+  value?: string;
+  multiple: boolean;
+}
+
+interface Item {
+  kind: "option" | "positional";
+  forms: Form[];
+  /** Positional: the metavariable as written in the help ("FILE"). */
+  meta?: string;
+  bracket?: "<" | "[" | "";
+  multiple: boolean;
+  indent: number;
+  description: string[];
+}
+
+interface UsageToken {
+  name: string;
+  required: boolean;
+  multiple: boolean;
+}
+
+export function parseHelp(text: string): HelpParam[] {
+  if (!text || !text.trim()) return [];
+  const lines = normalize(text);
+  const usage = parseUsage(lines);
+  const { options, positionals, commands } = scanItems(lines);
+
+  const params: HelpParam[] = [];
+  const taken = new Set<string>(RESERVED_KEYS);
+  const add = (p: HelpParam, base: string) => {
+    p.name = uniqueName(base, taken);
+    params.push(p);
+  };
+
+  const flags = new Set<string>();
+  for (const item of options) {
+    const p = optionParam(item, usage.requiredFlags);
+    if (!p || flags.has(p.flag!)) continue; // the same option listed twice
+    flags.add(p.flag!);
+    add(p, p.name);
+  }
+
+  // Positionals: the ARGS section's order and descriptions, the usage line's requiredness;
+  // without an ARGS section, the usage line alone.
+  const seen = new Set<string>();
+  const fromSection = positionals.map((item) => {
+    const meta = item.meta!;
+    seen.add(meta.toLowerCase());
+    const u = usage.positionals.find((t) => t.name.toLowerCase() === meta.toLowerCase());
+    return {
+      name: meta,
+      required: u ? u.required : item.bracket !== "[",
+      multiple: u ? u.multiple || item.multiple : item.multiple,
+      description: oneLine(item.description),
+    };
+  });
+  const fromUsage = usage.positionals
+    .filter((t) => !seen.has(t.name.toLowerCase()))
+    .map((t) => ({ ...t, description: isCommandWord(t.name) && commands.length ? `one of: ${commands.join(", ")}` : "" }));
+  for (const pos of [...fromSection, ...fromUsage]) {
+    const p: HelpParam = {
+      name: "",
+      kind: "positional",
+      type: isNumericName(pos.name) ? "number" : "string",
+      required: pos.required,
+      multiple: pos.multiple,
+    };
+    if (pos.description) p.description = pos.description;
+    const base = toName(pos.name);
+    if (base) add(p, base);
+  }
+  return params.slice(0, MAX_PARAMS);
+}
+
+function normalize(text: string): string[] {
+  return text
+    .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "")
+    .replace(/\r\n?/g, "\n")
+    .split("\n")
+    .map((l) => expandTabs(l).replace(/\s+$/, ""));
+}
+
+function expandTabs(line: string): string {
+  if (!line.includes("\t")) return line;
+  let out = "";
+  for (const ch of line) out += ch === "\t" ? " ".repeat(8 - (out.length % 8)) : ch;
+  return out;
+}
+
+const indentOf = (line: string) => line.length - line.trimStart().length;
+
+// ---------------------------------------------------------------------------------------
+// Option forms
+
+const SHORT = /^-([A-Za-z0-9?])(?![A-Za-z0-9-])/;
+const LONG = /^--([A-Za-z0-9][A-Za-z0-9_.-]*)/;
+
+/** Parses the forms at the start of `s`; returns them and where the description starts. */
+export function parseForms(s: string): { forms: Form[]; rest: string } | undefined {
+  const forms: Form[] = [];
+  let i = 0;
+  for (;;) {
+    const at = s.slice(i);
+    const m = LONG.exec(at) ?? SHORT.exec(at);
+    if (!m) return undefined;
+    const long = m[0].startsWith("--");
+    let text = m[0];
+    i += m[0].length;
+    let value: string | undefined;
+    let multiple = false;
+    let after = s.slice(i);
+    let v: RegExpExecArray | null;
+    if ((v = /^\[=?<?([^\]>]+)>?\](\.\.\.)?/.exec(after)) || (v = /^ \[<([^>]+)>\](\.\.\.)?/.exec(after))) {
+      // An optional value: `--color[=WHEN]` stays a flag; `--color [<WHEN>]` takes a separate value.
+      if (v[0].startsWith(" ")) value = v[1];
+      i += v[0].length;
+    } else if ((v = /^=<([^>]+)>(\.\.\.)?/.exec(after)) || (v = /^=([A-Z][A-Z0-9_-]*)(\.\.\.)?(?![A-Za-z0-9])/.exec(after))) {
+      value = v[1];
+      multiple = !!v[2];
+      i += v[0].length;
+    } else if ((v = /^=([a-z0-9][a-z0-9_.-]*)(?![A-Za-z0-9])/.exec(after)) && long) {
+      text += `=${v[1]}`; // a literal spelling such as --check=quiet
+      i += v[0].length;
+    } else if ((v = /^ ?<([^>]+)>(\.\.\.)?/.exec(after)) || (v = /^ ([A-Z][A-Z0-9_-]*)(\.\.\.)?(?=$|,| {2,}| \[)/.exec(after))) {
+      value = v[1];
+      multiple = !!v[2];
+      i += v[0].length;
+    }
+    after = s.slice(i);
+    if (/^\.\.\./.test(after)) {
+      multiple = true;
+      i += 3;
+      after = s.slice(i);
+    }
+    forms.push({ text, long, value, multiple });
+    const sep = /^(, ?| (?=-))/.exec(after);
+    if (sep) {
+      i += sep[0].length;
+      continue;
+    }
+    if (after === "") return { forms, rest: "" };
+    const gap = /^ {2,}/.exec(after);
+    return gap ? { forms, rest: after.slice(gap[0].length) } : undefined;
+  }
+}
+
+function optionParam(item: Item, requiredFlags: Set<string>): HelpParam | undefined {
+  const { forms } = item;
+  const description = oneLine(item.description);
+  if (forms.some((f) => f.text === "--help" || f.text === "--version")) return undefined;
+  if (forms.length === 1 && (forms[0].text === "-h" || (forms[0].text === "-V" && /version/i.test(description)))) return undefined;
+
+  const primary = forms.find((f) => f.long && !(f.text.includes("=") && forms.some((g) => g !== f && g.long))) ?? forms.find((f) => f.long) ?? forms[0];
+  const valued = forms.find((f) => f.value !== undefined);
+  const name = primary.long ? toName(primary.text.slice(2)) : shortName(primary.text.slice(1));
+  if (!name) return undefined;
+  const p: HelpParam = { name, kind: valued ? "option" : "flag", flag: primary.text, type: "boolean" };
+  if (valued) {
+    p.type = valueType(valued.value!, description);
+    if (forms.some((f) => f.multiple) || item.multiple) p.multiple = true;
+    if (forms.some((f) => requiredFlags.has(f.text))) p.required = true;
+  }
+  if (description) p.description = description;
+  return p;
+}
+
+function valueType(valueName: string, description: string): "string" | "number" {
+  const def = /\[default: *("?)([^\]"]*)\1\]/.exec(description);
+  if (def) return /^-?\d+(\.\d+)?$/.test(def[2].trim()) ? "number" : "string";
+  return isNumericName(valueName) ? "number" : "string";
+}
+
+function isNumericName(name: string): boolean {
+  return NUMERIC_VALUE_NAMES.has(name.toLowerCase().replace(/[^a-z]/g, ""));
+}
+
+// ---------------------------------------------------------------------------------------
+// Scanning the text for option items, ARGS-section positionals and subcommand names
+
+function sectionOf(line: string): string | undefined {
+  // "OPTIONS:", "Options:", "Ordering options:", "positional arguments:", "USAGE:"
+  const m = /^([A-Za-z][A-Za-z0-9 _-]{0,40}):$/.exec(line);
+  return m ? m[1].toLowerCase() : undefined;
+}
+
+const isArgsSection = (s: string) => /^(args|arguments|positional arguments|positionals)$/.test(s);
+const isCommandsSection = (s: string) => /^(subcommands|commands|available commands)$/.test(s);
+
+function scanItems(lines: string[]): { options: Item[]; positionals: Item[]; commands: string[] } {
+  const options: Item[] = [];
+  const positionals: Item[] = [];
+  const commands: string[] = [];
+  let section = "";
+  let current: Item | undefined;
+  let optionIndent = Number.POSITIVE_INFINITY;
+
+  for (const line of lines) {
+    const indent = indentOf(line);
+    const body = line.trimStart();
+    if (!body) {
+      if (current) current.description.push("");
+      if (section === "usage") section = "";
+      continue;
+    }
+    if (body.startsWith("-") && indent <= optionIndent + 4 && section !== "usage" && !/example/.test(section)) {
+      const parsed = parseForms(body);
+      if (parsed) {
+        optionIndent = Math.min(optionIndent, indent);
+        current = { kind: "option", forms: parsed.forms, multiple: false, indent, description: [parsed.rest] };
+        options.push(current);
+        continue;
+      }
+    }
+    if (current && indent > current.indent + 4) {
+      current.description.push(body);
+      continue;
+    }
+    current = undefined;
+    if (indent === 0) {
+      // A header starts a section; any other unindented line is prose and ends one.
+      section = /^usage:/i.test(body) ? "usage" : (sectionOf(body) ?? "");
+      continue;
+    }
+    if (isArgsSection(section)) {
+      const m = /^(?:<([^>]+)>|\[([^\]]+)\]|([A-Za-z][\w-]*))(\.\.\.)?(?: {2,}(.*))?$/.exec(body);
+      if (m) {
+        const meta = (m[1] ?? m[2] ?? m[3]).replace(/\.\.\.$/, "");
+        const bracket = m[1] ? "<" : m[2] ? "[" : "";
+        current = { kind: "positional", forms: [], meta, bracket, multiple: !!m[4] || (m[2] ?? "").endsWith("..."), indent, description: [m[5] ?? ""] };
+        positionals.push(current);
+      }
+    } else if (isCommandsSection(section)) {
+      const m = /^([a-z][\w-]*)(?: {2,}|$)/.exec(body);
+      if (m && m[1] !== "help") commands.push(m[1]);
+    }
+  }
+  return { options, positionals, commands };
+}
+
+// ---------------------------------------------------------------------------------------
+// The first usage line's positionals
+
+interface Usage {
+  positionals: UsageToken[];
+  /** Options written outside brackets (`--name <NAME>`): clap's required options. */
+  requiredFlags: Set<string>;
+}
+
+function parseUsage(lines: string[]): Usage {
+  const usage: Usage = { positionals: [], requiredFlags: new Set() };
+  const at = lines.findIndex((l) => /^\s*usage:/i.test(l));
+  if (at < 0) return usage;
+  let line = lines[at].replace(/^\s*usage:\s*/i, "");
+  if (!line) line = (lines.slice(at + 1).find((l) => l.trim()) ?? "").trim();
+  const tokens = splitUsage(line).slice(1); // the first token is the program's name
+  let afterOption = false;
+  for (const raw of tokens) {
+    if (raw.startsWith("-")) {
+      const flag = /^--?[A-Za-z0-9][\w.-]*/.exec(raw)?.[0];
+      if (flag && flag !== "--") usage.requiredFlags.add(flag);
+      afterOption = !!flag && !raw.includes("=");
+      continue;
+    }
+    const wasValue = afterOption && /^(<[^<>]+>|[A-Z][A-Z0-9_-]*)(\.\.\.)?$/.test(raw);
+    afterOption = false;
+    if (wasValue) continue; // the value of the option before it
+    const t = positionalToken(raw);
+    if (t) usage.positionals.push(t);
+  }
+  return usage;
+}
+
+/** `[FILE]...` -> FILE, optional, multiple; `<FILE>` -> required; undefined for the rest. */
+function positionalToken(raw: string): UsageToken | undefined {
+  let t = raw;
+  let multiple = false;
+  if (t.endsWith("...")) {
+    multiple = true;
+    t = t.slice(0, -3);
+  }
+  let required = true;
+  if (/^\[.*\]$/.test(t)) {
+    required = false;
+    t = t.slice(1, -1).trim();
+    if (t.endsWith("...")) {
+      multiple = true;
+      t = t.slice(0, -3);
+    }
+  }
+  let bracketed = false;
+  if (/^<[^<>]+>$/.test(t)) {
+    t = t.slice(1, -1);
+    bracketed = true;
+  }
+  if (!/^[A-Za-z][\w-]*$/.test(t)) return undefined; // options, groups, alternatives
+  if (!bracketed && t !== t.toUpperCase()) return undefined; // a literal word (a subcommand name)
+  if (OPTION_PLACEHOLDERS.has(t.toLowerCase())) return undefined;
+  return { name: t, required, multiple };
+}
+
+/** Splits a usage line on spaces outside brackets: `[-n <N>]` stays one token. */
+function splitUsage(usage: string): string[] {
+  const tokens: string[] = [];
+  let depth = 0;
+  let cur = "";
+  for (const ch of usage) {
+    if (ch === "[" || ch === "(" || ch === "{" || ch === "<") depth++;
+    if (ch === "]" || ch === ")" || ch === "}" || ch === ">") depth = Math.max(0, depth - 1);
+    if (/\s/.test(ch) && depth === 0) {
+      if (cur) tokens.push(cur);
+      cur = "";
+    } else cur += ch;
+  }
+  if (cur) tokens.push(cur);
+  return tokens;
+}
+
+const isCommandWord = (name: string) => /^(sub)?commands?$/i.test(name);
+
+// ---------------------------------------------------------------------------------------
+// Names and descriptions
+
+/** `min-len` -> `min_len`, `FILE` -> `file`; "" when nothing usable is left. */
+export function toName(raw: string): string {
+  let n = raw
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "_")
+    .replace(/^_+|_+$/g, "");
+  if (!n) return "";
+  if (!/^[a-z]/.test(n)) n = `opt_${n}`;
+  return n.slice(0, 64);
+}
+
+function shortName(letter: string): string {
+  if (/^[a-z]$/.test(letter)) return letter;
+  if (/^[A-Z]$/.test(letter)) return `${letter.toLowerCase()}_upper`;
+  if (/^[0-9]$/.test(letter)) return `opt_${letter}`;
+  return "";
+}
+
+function uniqueName(base: string, taken: Set<string>): string {
+  let name = RESERVED_KEYS.includes(base) ? `${base}_` : base;
+  for (let i = 2; taken.has(name); i++) name = `${base}_${i}`;
+  taken.add(name);
+  return name;
+}
+
+/** Wrapped description lines -> one trimmed line. */
+function oneLine(parts: string[]): string {
+  const text = parts.join(" ").replace(/\s+/g, " ").trim();
+  return text.length > MAX_DESCRIPTION ? `${text.slice(0, MAX_DESCRIPTION - 1)}…` : text;
+}

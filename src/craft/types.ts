@@ -38,6 +38,8 @@ export interface SourceInfo {
   rev: string;
   /** The upstream commit the workspace started from. */
   commit: string;
+  /** The workspace's own first commit (the diff against upstream starts here). */
+  base: string;
   /** The fork's URL, when this server forked the repository. */
   fork?: string;
   /** True when this server created the fork (so dispose deletes it). */
@@ -147,6 +149,8 @@ export interface Craft {
   params?: HelpParam[];
   description?: string;
   usage?: string;
+  /** The crafted MCP tool's description, frozen at registration. */
+  tool_description?: string;
   sandboxed?: boolean;
   definition_sha256?: string;
   service?: ServiceInfo;

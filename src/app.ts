@@ -1,0 +1,363 @@
+// Flakebot's core, shared by the MCP server and the command line: it starts crafts as jobs
+// it owns, answers for their state, runs crafted tools and disposes of them. It knows
+// nothing of MCP: the server listens to its events ("ready", "removed", "update").
+import { EventEmitter } from "node:events";
+import fs from "node:fs/promises";
+import type { Config } from "./config.js";
+import { log } from "./log.js";
+import { Store } from "./state/store.js";
+import { BuildQueue } from "./state/queue.js";
+import { ToolLog, readLogTail } from "./state/tool-log.js";
+import { CraftError, type StageContext } from "./craft/context.js";
+import { commandPipeline, runCraft } from "./craft/run.js";
+import { invalidName, nameFromInstructions, toToolName } from "./craft/names.js";
+import type { Craft, CraftRequest } from "./craft/types.js";
+import { releaseBuild } from "./craft/cache.js";
+import { invokeBinary, type InvokeInput, type InvokeOutput } from "./exec/invoke.js";
+import { sandboxEnabled } from "./exec/sandbox.js";
+import { killAllChildren } from "./exec/process.js";
+import type { LlmProvider } from "./llm/provider.js";
+
+/** A failure the caller can fix: reported as an isError result / a non-zero exit. */
+export class UserError extends Error {}
+
+interface Job {
+  craft: Craft;
+  controller: AbortController;
+  log: ToolLog;
+  done: Promise<Craft>;
+  events: EventEmitter;
+}
+
+export interface AppEvents {
+  ready: [Craft];
+  removed: [string];
+  update: [Craft, string];
+}
+
+export interface AppOptions {
+  /** The LLM for a craft, when one is configured (the server adds MCP sampling). */
+  llm?: () => LlmProvider | undefined;
+}
+
+const LAST_USED_EVERY_MS = 60_000;
+
+export class Flakebot extends EventEmitter<AppEvents> {
+  readonly store: Store;
+  private readonly jobs = new Map<string, Job>();
+  private readonly queue: BuildQueue;
+  private closed = false;
+
+  constructor(
+    readonly config: Config,
+    private readonly options: AppOptions = {},
+  ) {
+    super();
+    this.store = new Store(config.home);
+    this.queue = new BuildQueue(config.maxConcurrentBuilds);
+  }
+
+  /** Prepares the state directory and repairs what a crash left. Returns the ready tools. */
+  async start(): Promise<Craft[]> {
+    try {
+      await this.store.init();
+    } catch (err) {
+      throw new UserError(`cannot use FLAKEBOT_HOME=${this.config.home}: ${(err as Error).message}. Make it a writable directory, or point FLAKEBOT_HOME elsewhere`);
+    }
+    const { crafts, corrupt } = await this.store.list();
+    for (const c of corrupt) log.warn(`tool "${c.name}" skipped: ${c.error}`);
+    const ready: Craft[] = [];
+    for (const craft of crafts) {
+      if (craft.status === "building" && !processAlive(craft.owner_pid)) {
+        await this.markInterrupted(craft);
+      } else if (craft.status === "ready") {
+        ready.push(craft);
+      }
+    }
+    return ready;
+  }
+
+  private async markInterrupted(craft: Craft): Promise<void> {
+    const paths = this.store.paths(craft.name);
+    await fs.rm(paths.workspace, { recursive: true, force: true });
+    const failed: Craft = {
+      ...craft,
+      status: "failed",
+      owner_pid: undefined,
+      message: `the craft was interrupted at stage "${craft.stage ?? "start"}" (the server stopped or crashed); its partial workspace was removed. Call craft_tool again to retry`,
+      error: "interrupted",
+      updated_at: new Date().toISOString(),
+    };
+    await this.store.save(failed);
+    log.warn(`craft "${craft.name}" was interrupted by a crash; marked failed`);
+  }
+
+  async list(): Promise<Craft[]> {
+    const { crafts } = await this.store.list();
+    return crafts.map((c) => this.jobs.get(c.name)?.craft ?? c);
+  }
+
+  /** The live record of a tool or craft, or undefined. Throws on a corrupt manifest. */
+  async get(name: string): Promise<Craft | undefined> {
+    if (invalidName(name)) return undefined;
+    return this.jobs.get(name)?.craft ?? (await this.store.load(name));
+  }
+
+  async require(name: string): Promise<Craft> {
+    const craft = await this.get(name).catch((err) => {
+      throw new UserError((err as Error).message);
+    });
+    if (!craft) {
+      throw new UserError(`no crafted tool or craft named "${name.slice(0, 60)}": craft it with craft_tool, or list what exists with flakebot list`);
+    }
+    return craft;
+  }
+
+  async logTail(name: string, lines = 40): Promise<string[]> {
+    const job = this.jobs.get(name);
+    if (job) return job.log.lines(lines);
+    return readLogTail(this.store.paths(name).log, lines);
+  }
+
+  private async claimName(request: CraftRequest): Promise<string> {
+    if (request.name !== undefined) {
+      const bad = invalidName(request.name);
+      if (bad) throw new UserError(bad);
+      if (await this.claimOrReplaceFailed(request.name)) return request.name;
+      throw new UserError(`a tool named "${request.name}" already exists or is being crafted: dispose it first (dispose_tool), or choose another name`);
+    }
+    const base = derivedName(request);
+    for (let i = 1; i < 100; i++) {
+      const name = i === 1 ? base : `${base.slice(0, 44)}_${i}`;
+      if (await this.claimOrReplaceFailed(name)) return name;
+    }
+    throw new UserError(`could not find a free tool name near "${base}": give one with "name"`);
+  }
+
+  private async claimOrReplaceFailed(name: string): Promise<boolean> {
+    if (await this.store.claim(name)) return true;
+    const existing = await this.store.load(name).catch(() => undefined);
+    if (existing?.status === "failed" && !this.jobs.has(name)) {
+      await this.store.remove(name);
+      return this.store.claim(name);
+    }
+    return false;
+  }
+
+  /** Validates the request, claims the name and starts the craft as a job. */
+  async craft(request: CraftRequest): Promise<Craft> {
+    if (this.closed) throw new UserError("the server is shutting down");
+    if (!request.instructions.trim()) throw new UserError("instructions are empty: say in plain words what the tool must do");
+    if (!request.source && !request.crate) {
+      throw new UserError(`give "source" (a local cargo project or a git URL) or "crate" (a crates.io crate): discovery from instructions alone is not available in this build`);
+    }
+    const sandboxed = sandboxEnabled(this.config);
+    const name = await this.claimName(request);
+    const now = new Date().toISOString();
+    const craft: Craft = {
+      schema: 1,
+      name,
+      status: "building",
+      stage: undefined,
+      message: "queued",
+      request: { ...request, name },
+      owner_pid: process.pid,
+      created_at: now,
+      updated_at: now,
+    };
+    const paths = this.store.paths(name);
+    await this.store.save(craft);
+    const controller = new AbortController();
+    const toolLog = new ToolLog(paths.log);
+    const events = new EventEmitter();
+    const job: Job = { craft, controller, log: toolLog, events, done: Promise.resolve(craft) };
+    const publish = (c: Craft, note: string) => {
+      job.craft = c;
+      events.emit("update", c, note);
+      this.emit("update", c, note);
+    };
+    const ctx: StageContext = {
+      config: this.config,
+      paths,
+      request: craft.request,
+      signal: controller.signal,
+      log: (line) => toolLog.write(line),
+      progress: (message) => {
+        toolLog.write(`-- ${message}`);
+        publish({ ...job.craft, message }, message);
+      },
+      llm: this.options.llm?.(),
+    };
+    const steps = commandPipeline({ backend: "cargo", sandboxed });
+    job.done = this.queue
+      .run(controller.signal, (ahead) => ctx.progress(`waiting for a build slot (${ahead} ahead)`), () =>
+        runCraft(ctx, craft, steps, {
+          save: async (c) => {
+            job.craft = c;
+            await this.store.save(c);
+          },
+          stageChanged: (c) => publish(c, c.message),
+        }),
+      )
+      .then(
+        (done) => this.finishReady(job, done),
+        (err) => this.finishFailed(job, err),
+      )
+      .finally(async () => {
+        await toolLog.close();
+        this.jobs.delete(name);
+        events.emit("done", job.craft);
+      });
+    this.jobs.set(name, job);
+    return craft;
+  }
+
+  private async finishReady(job: Job, craft: Craft): Promise<Craft> {
+    const ready: Craft = {
+      ...craft,
+      status: "ready",
+      stage: "register",
+      owner_pid: undefined,
+      message: craft.build?.cached ? "ready (an identical earlier build was reused)" : "ready",
+      updated_at: new Date().toISOString(),
+    };
+    job.craft = ready;
+    await this.store.save(ready);
+    job.log.write(`== ready: ${ready.build?.binary}`);
+    this.emit("ready", ready);
+    return ready;
+  }
+
+  private async finishFailed(job: Job, err: unknown): Promise<Craft> {
+    const cancelled = job.controller.signal.aborted;
+    const stage = err instanceof CraftError ? err.stage : job.craft.stage;
+    const message = cancelled
+      ? "the craft was cancelled"
+      : err instanceof CraftError
+        ? err.message
+        : `internal error in stage ${stage ?? "start"}: ${(err as Error)?.message ?? String(err)}`;
+    if (!(err instanceof CraftError) && !cancelled) log.error(`craft ${job.craft.name}: ${(err as Error)?.stack ?? err}`);
+    job.log.write(`== failed at ${stage ?? "start"}: ${message}`);
+    const failed: Craft = {
+      ...job.craft,
+      status: "failed",
+      stage,
+      owner_pid: undefined,
+      message: cancelled ? message : `failed at stage "${stage}": ${firstLine(message)}`,
+      error: message,
+      updated_at: new Date().toISOString(),
+    };
+    job.craft = failed;
+    const paths = this.store.paths(failed.name);
+    await fs.rm(paths.workspace, { recursive: true, force: true });
+    if (!cancelled) await this.store.save(failed).catch(() => {});
+    return failed;
+  }
+
+  /**
+   * Waits up to `ms` for the craft to leave "building", calling `onUpdate` on every stage
+   * change. The job goes on when the wait ends or `signal` aborts.
+   */
+  async wait(name: string, ms: number, onUpdate?: (c: Craft, note: string) => void, signal?: AbortSignal): Promise<Craft> {
+    const job = this.jobs.get(name);
+    if (!job || ms <= 0) return this.require(name);
+    return new Promise<Craft>((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        job.events.off("update", update);
+        job.events.off("done", finish);
+        signal?.removeEventListener("abort", finish);
+        resolve(job.craft);
+      };
+      const update = (c: Craft, note: string) => onUpdate?.(c, note);
+      // setTimeout takes at most 2^31-1 ms; a longer wait is a wait without a timer.
+      const timer = ms < 2 ** 31 ? setTimeout(finish, ms) : undefined;
+      job.events.on("update", update);
+      job.events.once("done", finish);
+      signal?.addEventListener("abort", finish, { once: true });
+    });
+  }
+
+  /** Runs a ready crafted tool. A non-zero exit is a normal result. */
+  async invoke(name: string, input: InvokeInput, signal?: AbortSignal): Promise<InvokeOutput> {
+    const craft = await this.require(name);
+    if (craft.status !== "ready" || !craft.build) {
+      throw new UserError(
+        craft.status === "building"
+          ? `"${name}" is still being crafted (stage ${craft.stage ?? "queued"}): wait with describe_tool {"name": "${name}", "wait_seconds": 60}`
+          : `"${name}" is not ready (its craft failed: ${firstLine(craft.error ?? craft.message)}); dispose it and craft again`,
+      );
+    }
+    const paths = this.store.paths(name);
+    const out = await invokeBinary({ binary: craft.build.binary, scratch: paths.scratch, sandboxed: craft.sandboxed ?? false, signal }, input);
+    await this.touch(craft);
+    return out;
+  }
+
+  private async touch(craft: Craft): Promise<void> {
+    const last = craft.last_used_at ? Date.parse(craft.last_used_at) : 0;
+    if (Date.now() - last < LAST_USED_EVERY_MS) return;
+    const fresh = await this.store.load(craft.name).catch(() => undefined);
+    if (fresh?.status === "ready") await this.store.save({ ...fresh, last_used_at: new Date().toISOString() }).catch(() => {});
+  }
+
+  /** Cancels a craft, unregisters and deletes a tool. Returns what it removed. */
+  async dispose(name: string): Promise<{ disposed: string; removed: string[] }> {
+    const job = this.jobs.get(name);
+    let craft: Craft | undefined;
+    try {
+      craft = await this.get(name);
+    } catch {
+      craft = undefined; // a corrupt manifest: its directory is still removed below
+    }
+    const paths = this.store.paths(name);
+    const exists = await fs.access(paths.dir).then(() => true, () => false);
+    if (!craft && !exists) throw new UserError(`no crafted tool or craft named "${name.slice(0, 60)}" to dispose`);
+    const removed: string[] = [];
+    if (job) {
+      job.controller.abort(new Error("disposed"));
+      await job.done.catch(() => {});
+      removed.push(`craft job (cancelled at stage ${job.craft.stage ?? "queued"})`);
+    }
+    if (craft?.build?.key) {
+      const others = (await this.store.list()).crafts.filter((c) => c.name !== name && c.build?.key === craft!.build!.key);
+      removed.push(...(await releaseBuild(this.config.home, craft.build.key, others.length > 0)));
+    }
+    for (const p of [paths.workspace, paths.scratch, paths.log, paths.manifest]) {
+      if (await fs.access(p).then(() => true, () => false)) removed.push(p);
+    }
+    await this.store.remove(name);
+    this.emit("removed", name);
+    return { disposed: name, removed };
+  }
+
+  /** Cancels every job and kills every child process. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const job of this.jobs.values()) job.controller.abort(new Error("server shutting down"));
+    killAllChildren();
+    await Promise.race([Promise.allSettled([...this.jobs.values()].map((j) => j.done)), new Promise((r) => setTimeout(r, 3000))]);
+    killAllChildren();
+  }
+}
+
+function processAlive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function firstLine(text: string): string {
+  return text.split("\n")[0];
+}
+
+function derivedName(request: CraftRequest): string {
+  const fromSource = request.source?.replace(/\/+$/, "").split(/[/:]/).pop()?.replace(/\.git$/, "");
+  return toToolName(request.bin ?? request.package ?? request.crate ?? fromSource ?? "") || nameFromInstructions(request.instructions);
+}

@@ -1,0 +1,101 @@
+// acquire: get the source into the tool's workspace as a git repository on the branch
+// flakebot/<tool>, then find the package and binary to expose.
+import fs from "node:fs/promises";
+import path from "node:path";
+import { CraftError, type StageContext, type StageFn } from "./context.js";
+import type { Craft, SourceInfo, TargetInfo } from "./types.js";
+import { cloneRepo, git, headCommit, initRepo, isGitUrl } from "../sources/git.js";
+import { cargoMetadata, hasLockfile, selectTarget } from "../build/cargo.js";
+
+/** Never copied from a local source: its build output at the top, git's data anywhere. */
+const SKIP_AT_TOP = new Set(["target", "result"]);
+
+function copied(root: string) {
+  return (src: string) => {
+    const base = path.basename(src);
+    return base !== ".git" && !(path.dirname(src) === root && SKIP_AT_TOP.has(base));
+  };
+}
+
+async function isGitRepo(dir: string): Promise<boolean> {
+  try {
+    return (await git(dir).revparse(["--show-toplevel"])).trim() === (await fs.realpath(dir));
+  } catch {
+    return false;
+  }
+}
+
+async function fromDirectory(ctx: StageContext, dir: string): Promise<SourceInfo> {
+  let stat;
+  try {
+    stat = await fs.stat(dir);
+  } catch {
+    throw new CraftError("acquire", `source "${dir}" does not exist: give the absolute path of a directory with a Cargo.toml, or a git URL`);
+  }
+  if (!stat.isDirectory()) throw new CraftError("acquire", `source "${dir}" is not a directory: give a cargo project's directory or a git URL`);
+  try {
+    await fs.access(path.join(dir, "Cargo.toml"));
+  } catch {
+    throw new CraftError("acquire", `source "${dir}" is not a cargo project (it has no Cargo.toml): point "source" at the directory that holds Cargo.toml`);
+  }
+  const repo = await isGitRepo(dir);
+  if (ctx.request.rev) {
+    if (!repo) throw new CraftError("acquire", `"rev" needs a git repository, and "${dir}" is not one: drop "rev" or point at a repository`);
+    return fromGit(ctx, dir);
+  }
+  ctx.progress(`copying ${dir}`);
+  await fs.cp(dir, ctx.paths.workspace, {
+    recursive: true,
+    verbatimSymlinks: true,
+    filter: copied(dir),
+  });
+  const base = await initRepo(ctx.paths.workspace, "upstream snapshot");
+  let commit = base;
+  let dirty = false;
+  if (repo) {
+    commit = await headCommit(dir);
+    dirty = !(await git(dir).status()).isClean();
+  }
+  return { url: dir, rev: "", commit, base, origin: "directory", ...(dirty ? { dirty } : {}) };
+}
+
+async function fromGit(ctx: StageContext, url: string): Promise<SourceInfo> {
+  ctx.progress(`cloning ${url}${ctx.request.rev ? ` at ${ctx.request.rev}` : ""}`);
+  try {
+    await cloneRepo(url, ctx.paths.workspace, { rev: ctx.request.rev, shallow: true, signal: ctx.signal });
+  } catch (err) {
+    const why = (err as Error).message.trim().split("\n").slice(-3).join(" ");
+    throw new CraftError("acquire", `could not clone ${url}${ctx.request.rev ? ` at "${ctx.request.rev}"` : ""}: ${why}. Check the URL, the revision and that the repository is reachable`);
+  }
+  const commit = await headCommit(ctx.paths.workspace);
+  return { url, rev: ctx.request.rev ?? "", commit, base: commit, origin: "git" };
+}
+
+/** Finds the package and binary to expose in the workspace. */
+export async function locateTarget(ctx: StageContext, craft: Craft): Promise<TargetInfo> {
+  const ws = ctx.paths.workspace;
+  try {
+    await fs.access(path.join(ws, "Cargo.toml"));
+  } catch {
+    throw new CraftError("acquire", `the source has no Cargo.toml at its root: it is not a cargo project`);
+  }
+  try {
+    const meta = await cargoMetadata({ cwd: ws, signal: ctx.signal });
+    return selectTarget(meta, ws, { package: ctx.request.package ?? craft.crate?.name, bin: ctx.request.bin }, hasLockfile(ws));
+  } catch (err) {
+    throw new CraftError("acquire", (err as Error).message);
+  }
+}
+
+/** Puts the workspace on the tool's own branch, where every change is committed. */
+export async function startBranch(ctx: StageContext, name: string): Promise<void> {
+  await git(ctx.paths.workspace).checkout(["-B", `flakebot/${name}`]);
+}
+
+export const acquireSource: StageFn = async (ctx, craft) => {
+  const source = ctx.request.source!;
+  const info = isGitUrl(source) ? await fromGit(ctx, source) : await fromDirectory(ctx, path.resolve(source));
+  await startBranch(ctx, craft.name);
+  const target = await locateTarget(ctx, craft);
+  return { source: info, target };
+};

@@ -1,0 +1,61 @@
+// A crafted tool's MCP definition: its input schema and description, and the hash that
+// pins them together with the binary so a client can tell the definition never changed.
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { z } from "zod";
+import type { Craft } from "./types.js";
+import { MAX_TIMEOUT_MS } from "../exec/invoke.js";
+
+export const rawInputShape = {
+  args: z.array(z.string().max(131072)).max(4096).optional().describe("Arguments passed to the program as an argv array (never through a shell)"),
+  stdin: z.string().max(16 * 1024 * 1024).optional().describe("Text written to the program's standard input"),
+  timeout_ms: z.number().int().min(1).max(MAX_TIMEOUT_MS).optional().describe("Kill the program after this many milliseconds (default 60000)"),
+};
+
+export function fileSha256(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash("sha256");
+    createReadStream(file)
+      .on("data", (d) => hash.update(d))
+      .on("error", reject)
+      .on("end", () => resolve(hash.digest("hex")));
+  });
+}
+
+/** sha256 over name, description, input schema and the binary's own hash. */
+export function definitionSha256(name: string, description: string, inputSchema: unknown, binarySha: string): string {
+  return createHash("sha256").update(JSON.stringify([name, description, inputSchema, binarySha])).digest("hex");
+}
+
+export function oneLine(text: string, max: number): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+/** The description a model reads: what it does, where it came from, how to call it. */
+export function describeCrafted(craft: Craft): string {
+  const from = craft.crate
+    ? `the crate ${craft.crate.name} ${craft.crate.version}`
+    : craft.target
+      ? `${craft.target.package} ${craft.target.version} (${craft.source?.url ?? "local source"})`
+      : "a Rust program";
+  const what = craft.description ? oneLine(craft.description, 300) : oneLine(craft.request.instructions, 300);
+  if (craft.request.kind === "service") {
+    return `${what} A service crafted by Flakebot from ${from}, running at ${craft.service?.url ?? "a loopback address"}. Call with {"method":"GET","path":"/"}; it reaches only this service.`;
+  }
+  return [
+    `${what}`,
+    `Crafted by Flakebot from ${from}; runs the binary \`${craft.target?.bin ?? "?"}\` with an argv array, never a shell${craft.sandboxed ? ", sandboxed (no network, read-only filesystem)" : ""}.`,
+    `Call with {"args": [...], "stdin": "...", "timeout_ms": 60000}${craft.params?.length ? " or the named parameters" : ""}; output is capped at 1 MiB per stream.`,
+    `Same call through invoke_tool: {"name": "${craft.name}", "args": [...]}.`,
+  ].join(" ");
+}
+
+/** The crafted tool's input: the raw argv form, plus named parameters from its --help. */
+export function inputShapeFor(_craft: Craft): z.ZodRawShape {
+  return { ...rawInputShape };
+}
+
+export function inputJsonSchema(craft: Craft): unknown {
+  return z.toJSONSchema(z.object(inputShapeFor(craft)));
+}

@@ -1,0 +1,35 @@
+// `flakebot serve`: the MCP server on stdio. It ends cleanly, killing every child process,
+// when stdin closes or on SIGINT/SIGTERM.
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { loadConfig } from "./config.js";
+import { Flakebot } from "./app.js";
+import { createServer } from "./server/index.js";
+import { killAllChildren } from "./exec/process.js";
+import { log } from "./log.js";
+
+export async function serve(): Promise<void> {
+  const config = loadConfig();
+  const app = new Flakebot(config);
+  const ready = await app.start();
+  const { server, close } = await createServer(app);
+  let closing = false;
+  const shutdown = async (why: string) => {
+    if (closing) return;
+    closing = true;
+    log.info(`shutting down (${why})`);
+    const force = setTimeout(() => {
+      killAllChildren();
+      process.exit(0);
+    }, 5000);
+    force.unref();
+    await close().catch((err) => log.error(`shutdown: ${(err as Error).message}`));
+    process.exit(0);
+  };
+  process.stdin.on("end", () => void shutdown("stdin ended"));
+  process.stdin.on("close", () => void shutdown("stdin closed"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("exit", () => killAllChildren());
+  await server.connect(new StdioServerTransport());
+  log.info(`serving on stdio; home ${config.home}; ${ready.length} crafted tool(s) registered`);
+}

@@ -1,0 +1,66 @@
+// Crafted tools on the McpServer: registered when a craft is ready (and at start-up from
+// manifests), removed on dispose. A registered definition is never changed in place.
+import type { McpServer, RegisteredTool } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { Flakebot } from "../app.js";
+import type { Craft } from "../craft/types.js";
+import { describeCrafted, inputShapeFor } from "../craft/definition.js";
+import { invokeOutputShape } from "./schemas.js";
+import { result } from "./results.js";
+import { invokeText } from "./tools/invoke.js";
+import { asToolError } from "./errors.js";
+import { log } from "../log.js";
+
+export class CraftedTools {
+  private readonly registered = new Map<string, RegisteredTool>();
+
+  constructor(
+    private readonly server: McpServer,
+    private readonly app: Flakebot,
+  ) {}
+
+  has(name: string): boolean {
+    return this.registered.has(name);
+  }
+
+  register(craft: Craft): void {
+    if (this.registered.has(craft.name) || craft.status !== "ready") return;
+    try {
+      const tool = this.server.registerTool(
+        craft.name,
+        {
+          title: `${craft.target?.bin ?? craft.name} (crafted)`,
+          description: craft.tool_description ?? describeCrafted(craft),
+          inputSchema: inputShapeFor(craft),
+          outputSchema: invokeOutputShape,
+          annotations: {
+            readOnlyHint: false,
+            destructiveHint: !craft.sandboxed,
+            idempotentHint: false,
+            openWorldHint: !craft.sandboxed,
+          },
+          _meta: { "flakebot/definition_sha256": craft.definition_sha256 },
+        },
+        async (args: Record<string, unknown>, extra) => {
+          try {
+            const out = await this.app.invoke(
+              craft.name,
+              { args: args.args as string[] | undefined, stdin: args.stdin as string | undefined, timeout_ms: args.timeout_ms as number | undefined },
+              extra.signal,
+            );
+            return result({ ...out }, invokeText(out));
+          } catch (err) {
+            return asToolError(err);
+          }
+        },
+      );
+      this.registered.set(craft.name, tool);
+    } catch (err) {
+      log.error(`could not register crafted tool "${craft.name}": ${(err as Error).message}`);
+    }
+  }
+
+  remove(name: string): void {
+    this.registered.get(name)?.remove();
+    this.registered.delete(name);
+  }
+}

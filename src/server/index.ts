@@ -1,0 +1,57 @@
+// MCP wiring only: the meta tools, the crafted tools, logging. Transports connect it.
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { Flakebot } from "../app.js";
+import { addLogSink } from "../log.js";
+import { CraftedTools } from "./crafted.js";
+import { registerCraftTool } from "./tools/craft.js";
+import { registerDescribeTool } from "./tools/describe.js";
+import { registerInvokeTool } from "./tools/invoke.js";
+import { registerDisposeTool } from "./tools/dispose.js";
+import { VERSION } from "../version.js";
+
+export interface FlakebotServer {
+  server: McpServer;
+  crafted: CraftedTools;
+  close(): Promise<void>;
+}
+
+const INSTRUCTIONS = [
+  "Flakebot crafts the tool you are missing from a Rust program: call craft_tool with instructions and a source or crate.",
+  "When it returns status \"building\", poll describe_tool with wait_seconds. When ready, call the new tool by name,",
+  "or through invoke_tool if your tool list has not refreshed. dispose_tool removes a tool when you are done.",
+].join(" ");
+
+/** Builds the server around a started Flakebot core. Register before connecting. */
+export async function createServer(app: Flakebot): Promise<FlakebotServer> {
+  const server = new McpServer(
+    { name: "flakebot", version: VERSION },
+    { capabilities: { logging: {}, tools: { listChanged: true } }, instructions: INSTRUCTIONS },
+  );
+  registerCraftTool(server, app);
+  registerDescribeTool(server, app);
+  registerInvokeTool(server, app);
+  registerDisposeTool(server, app);
+
+  const crafted = new CraftedTools(server, app);
+  for (const craft of await app.list()) crafted.register(craft);
+  const onReady = (craft: Parameters<CraftedTools["register"]>[0]) => crafted.register(craft);
+  const onRemoved = (name: string) => crafted.remove(name);
+  app.on("ready", onReady);
+  app.on("removed", onRemoved);
+
+  const removeSink = addLogSink((level, message) => {
+    if (server.isConnected()) server.sendLoggingMessage({ level, logger: "flakebot", data: message }).catch(() => {});
+  });
+
+  return {
+    server,
+    crafted,
+    async close() {
+      removeSink();
+      app.off("ready", onReady);
+      app.off("removed", onRemoved);
+      await app.close();
+      await server.close().catch(() => {});
+    },
+  };
+}

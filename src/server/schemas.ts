@@ -1,0 +1,72 @@
+// The meta tools' output shapes (contract.md), as zod shapes the SDK turns into JSON Schema.
+import { z } from "zod";
+import { STAGES } from "../craft/types.js";
+
+export const craftStatusShape = {
+  status: z.enum(["ready", "building", "failed"]),
+  tool: z.string(),
+  stage: z.enum(STAGES).optional(),
+  message: z.string(),
+  crate: z.object({ name: z.string(), version: z.string(), repository: z.string().optional() }).optional(),
+  candidates: z.array(z.object({ name: z.string(), version: z.string(), downloads: z.number(), reason: z.string() })).optional(),
+  source: z.object({ url: z.string(), rev: z.string(), commit: z.string(), fork: z.string().optional() }).optional(),
+  build: z
+    .object({
+      backend: z.enum(["nix", "cargo"]),
+      reproducible: z.boolean(),
+      flake_ref: z.string().optional(),
+      store_path: z.string().optional(),
+      binary: z.string(),
+      duration_ms: z.number(),
+      cached: z.boolean().optional(),
+    })
+    .optional(),
+  tests: z.object({ passed: z.number(), failed: z.number(), acceptance_passed: z.number(), acceptance_failed: z.number() }).optional(),
+  usage: z.string().optional(),
+  sandboxed: z.boolean().optional(),
+  service: z
+    .object({
+      url: z.string(),
+      state: z.enum(["starting", "running", "restarting", "stopped", "failed"]),
+      restarts: z.number(),
+    })
+    .optional(),
+  error: z.string().optional(),
+};
+
+const jsonSchemaProperty = z.looseObject({
+  type: z.string().optional(),
+  description: z.string().optional(),
+});
+
+export const describeShape = {
+  ...craftStatusShape,
+  input_schema: z
+    .object({
+      type: z.literal("object"),
+      properties: z.record(z.string(), jsonSchemaProperty),
+      required: z.array(z.string()).optional(),
+    })
+    .optional()
+    .describe("The crafted tool's input JSON Schema"),
+  definition_sha256: z.string().optional(),
+  created_at: z.string(),
+  last_used_at: z.string().optional(),
+  log_tail: z.array(z.string()),
+  diff_stat: z.string().optional(),
+};
+
+export const invokeOutputShape = {
+  exit_code: z.number().int().nullable(),
+  signal: z.string().optional(),
+  stdout: z.string(),
+  stderr: z.string(),
+  truncated: z.boolean(),
+  timed_out: z.boolean(),
+  duration_ms: z.number(),
+};
+
+export const disposeOutputShape = {
+  disposed: z.string(),
+  removed: z.array(z.string()),
+};

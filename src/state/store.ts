@@ -1,0 +1,110 @@
+// Tool manifests on disk: one directory per tool under FLAKEBOT_HOME/tools, written
+// atomically (temp file, fsync, rename) so a crash never leaves half a manifest.
+import fs from "node:fs/promises";
+import path from "node:path";
+import type { Craft } from "../craft/types.js";
+import { toolPaths, toolsDir } from "./paths.js";
+
+export class CorruptManifestError extends Error {}
+
+export async function writeJsonAtomic(file: string, data: unknown): Promise<void> {
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const handle = await fs.open(tmp, "w", 0o600);
+  try {
+    await handle.writeFile(JSON.stringify(data, null, 2) + "\n");
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await fs.rename(tmp, file);
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+  const dir = await fs.open(path.dirname(file), "r");
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+export async function readJson<T>(file: string): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new CorruptManifestError(`${file} is not valid JSON (a corrupt manifest): dispose the tool or delete that file`);
+  }
+}
+
+export class Store {
+  constructor(readonly home: string) {}
+
+  paths(name: string) {
+    return toolPaths(this.home, name);
+  }
+
+  async init(): Promise<void> {
+    await fs.mkdir(toolsDir(this.home), { recursive: true, mode: 0o700 });
+    // A probe write tells a read-only or full home at start-up, not in the middle of a craft.
+    await writeJsonAtomic(path.join(this.home, ".probe.json"), { pid: process.pid });
+    await fs.rm(path.join(this.home, ".probe.json"), { force: true });
+  }
+
+  /**
+   * Claims the tool's directory. Returns false when another craft (in this process or
+   * another) already holds the name. mkdir is atomic, so two claimants cannot both win.
+   */
+  async claim(name: string): Promise<boolean> {
+    try {
+      await fs.mkdir(this.paths(name).dir, { recursive: false, mode: 0o700 });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw err;
+    }
+  }
+
+  async save(craft: Craft): Promise<void> {
+    await writeJsonAtomic(this.paths(craft.name).manifest, craft);
+  }
+
+  async load(name: string): Promise<Craft | undefined> {
+    return readJson<Craft>(this.paths(name).manifest);
+  }
+
+  /** Every tool directory's manifest; corrupt ones are reported apart, never deleted. */
+  async list(): Promise<{ crafts: Craft[]; corrupt: { name: string; error: string }[]; orphans: string[] }> {
+    const crafts: Craft[] = [];
+    const corrupt: { name: string; error: string }[] = [];
+    const orphans: string[] = [];
+    let names: string[] = [];
+    try {
+      names = await fs.readdir(toolsDir(this.home));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+    for (const name of names.sort()) {
+      try {
+        const craft = await this.load(name);
+        if (craft) crafts.push(craft);
+        else orphans.push(name);
+      } catch (err) {
+        corrupt.push({ name, error: (err as Error).message });
+      }
+    }
+    return { crafts, corrupt, orphans };
+  }
+
+  async remove(name: string): Promise<void> {
+    await fs.rm(this.paths(name).dir, { recursive: true, force: true });
+  }
+}

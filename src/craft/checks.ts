@@ -1,0 +1,80 @@
+// The checks a state of the workspace must pass: cargo build, cargo test, and the
+// acceptance tests against the built binary. Used for the crate as it came and after
+// every round of the modify loop.
+import { cargoBuild, cargoTest, type BuildOutcome, type CargoRun, type TestOutcome } from "../build/cargo.js";
+import { runAcceptance, type AcceptanceSummary } from "./acceptance.js";
+import type { AcceptanceTest, TargetInfo } from "./types.js";
+
+export interface CheckSetup {
+  target: TargetInfo;
+  run: CargoRun;
+  acceptance: AcceptanceTest[];
+  scratch: string;
+  sandboxed: boolean;
+}
+
+export interface CheckOutcome {
+  build: BuildOutcome;
+  tests?: TestOutcome;
+  acceptance?: AcceptanceSummary;
+}
+
+/** Builds and tests; the acceptance tests run only when both pass. */
+export async function buildAndTest(setup: CheckSetup): Promise<CheckOutcome> {
+  const build = await cargoBuild(setup.target, setup.run);
+  if (!build.ok) return { build };
+  const tests = await cargoTest(setup.target, setup.run);
+  return { build, tests };
+}
+
+export async function acceptanceOf(setup: CheckSetup, build: BuildOutcome): Promise<AcceptanceSummary> {
+  return runAcceptance(
+    { binary: build.executable!, scratch: setup.scratch, sandboxed: setup.sandboxed, signal: setup.run.signal },
+    setup.acceptance,
+  );
+}
+
+const MAX_ERRORS = 8;
+const MAX_RENDERED = 1500;
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}\n[... cut]` : text;
+}
+
+/** A build failure as structured data for the LLM: compiler errors first, else cargo's output. */
+export function buildReport(build: BuildOutcome): object {
+  const errors = build.diagnostics.filter((d) => d.level === "error");
+  return errors.length
+    ? {
+        errors: errors.slice(0, MAX_ERRORS).map((d) => ({ file: d.file, line: d.line, message: d.message, rendered: clip(d.rendered, MAX_RENDERED) })),
+        ...(errors.length > MAX_ERRORS ? { more_errors: errors.length - MAX_ERRORS } : {}),
+      }
+    : { output: clip(build.output, 4000) };
+}
+
+export function testReport(tests: TestOutcome): object {
+  return {
+    passed: tests.passed,
+    failed: tests.failed,
+    failing_tests: tests.failures,
+    ...(tests.diagnostics.length ? { compile_errors: tests.diagnostics.slice(0, MAX_ERRORS).map((d) => d.message) } : {}),
+    output: clip(tests.output, 6000),
+  };
+}
+
+export function acceptanceReport(acc: AcceptanceSummary, tests: AcceptanceTest[]): object[] {
+  return acc.results
+    .map((r, i) => ({ r, t: tests[i] }))
+    .filter(({ r }) => !r.ok)
+    .map(({ r, t }) => ({
+      name: r.name,
+      args: t.args,
+      ...(t.stdin !== undefined ? { stdin: clip(t.stdin, 500) } : {}),
+      expect_exit: t.expect_exit ?? 0,
+      ...(t.expect_stdout ? { expect_stdout: t.expect_stdout } : {}),
+      problems: r.problems,
+      exit_code: r.exit_code,
+      stdout: clip(r.stdout, 1500),
+      stderr: clip(r.stderr, 1500),
+    }));
+}

@@ -1,0 +1,219 @@
+// Applying an LLM's edits to the workspace, safely. Every path is checked before anything
+// is written: relative, no `..`, nothing under .git/ or .cargo/ or target/, no toolchain
+// file, no symbolic link on the way (so nothing can lead out of the workspace), and no build
+// script or manifest change that would fetch from the network. All edits of an answer are
+// checked first and written only when every one is acceptable.
+import fs from "node:fs/promises";
+import path from "node:path";
+import { z } from "zod";
+import { inside } from "../state/paths.js";
+
+export const EditSchema = z.union([
+  z.strictObject({
+    path: z.string().min(1).max(400),
+    search: z.string().min(1, "search must not be empty (use content to write a whole file)"),
+    replace: z.string(),
+  }),
+  z.strictObject({
+    path: z.string().min(1).max(400),
+    content: z.string(),
+  }),
+]);
+export type Edit = z.infer<typeof EditSchema>;
+
+export class EditRejected extends Error {
+  constructor(readonly problems: string[]) {
+    super(`edits rejected: ${problems.join("; ")}`);
+    this.name = "EditRejected";
+  }
+}
+
+const MAX_FILE_BYTES = 512 * 1024;
+const FORBIDDEN_DIRS = new Set([".git", ".cargo", "target"]);
+const FORBIDDEN_FILES = new Set(["rust-toolchain", "rust-toolchain.toml"]);
+/** What a build script must not contain: a network client or a download. */
+const NETWORK_USE =
+  /\b(reqwest|ureq|hyper|curl|attohttpc|isahc|surf|TcpStream|UdpSocket|std::net|tokio::net|wget|git2)\b|Command::new\(\s*"(curl|wget|git|nc|ssh|scp)"|\b(https?|ftp|git|ssh):\/\//;
+
+/** Checks the form of a relative path from outside; returns its normalised segments. */
+function pathProblem(rel: string): string | undefined {
+  if (rel.includes("\0")) return "contains a NUL byte";
+  if (rel.includes("\\")) return "contains a backslash: use / between directories";
+  if (path.posix.isAbsolute(rel) || /^[A-Za-z]:/.test(rel) || rel.startsWith("~")) return "is absolute: give a path relative to the crate's root";
+  const segments = rel.split("/").filter((s) => s !== "" && s !== ".");
+  if (segments.length === 0) return "names no file";
+  if (segments.includes("..")) return "contains `..`: every file must stay inside the crate";
+  const dir = segments.find((s) => FORBIDDEN_DIRS.has(s.toLowerCase()));
+  if (dir) return `is inside ${dir}/, which may not be edited`;
+  if (FORBIDDEN_FILES.has(segments[segments.length - 1].toLowerCase())) return "is a toolchain file, which may not be edited";
+  return undefined;
+}
+
+async function lstatOrNull(p: string): Promise<import("node:fs").Stats | null> {
+  try {
+    return await fs.lstat(p);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
+  }
+}
+
+/**
+ * The absolute path of `rel` inside `root` after every check, or a reason it is refused.
+ * No component of the path (below the root) may be a symbolic link.
+ */
+export async function resolveWorkspacePath(root: string, rel: string): Promise<{ full: string } | { problem: string }> {
+  const formProblem = pathProblem(rel);
+  if (formProblem) return { problem: `"${rel}" ${formProblem}` };
+  let full: string;
+  try {
+    full = inside(root, rel);
+  } catch {
+    return { problem: `"${rel}" leaves the crate's directory` };
+  }
+  const realRoot = await fs.realpath(root);
+  let current = path.resolve(root);
+  for (const segment of path.relative(path.resolve(root), full).split(path.sep)) {
+    current = path.join(current, segment);
+    const st = await lstatOrNull(current);
+    if (!st) break;
+    if (st.isSymbolicLink()) return { problem: `"${rel}" goes through a symbolic link, which may not be followed` };
+    const real = await fs.realpath(current);
+    if (real !== realRoot && !real.startsWith(realRoot + path.sep)) return { problem: `"${rel}" leads out of the crate's directory` };
+  }
+  return { full };
+}
+
+/** Reads a file of the workspace for the LLM, through the same checks as an edit. */
+export async function readWorkspaceFile(root: string, rel: string, maxBytes = 64 * 1024): Promise<{ text: string } | { problem: string }> {
+  const resolved = await resolveWorkspacePath(root, rel);
+  if ("problem" in resolved) return resolved;
+  const st = await lstatOrNull(resolved.full);
+  if (!st) return { problem: `"${rel}" does not exist` };
+  if (!st.isFile()) return { problem: `"${rel}" is not a file` };
+  const buf = await fs.readFile(resolved.full);
+  if (buf.includes(0)) return { problem: `"${rel}" is a binary file` };
+  const text = buf.subarray(0, maxBytes).toString("utf8");
+  return { text: buf.length > maxBytes ? `${text}\n[... cut: the file has ${buf.length} bytes]` : text };
+}
+
+function countOccurrences(text: string, needle: string): number {
+  let count = 0;
+  for (let i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + needle.length)) count++;
+  return count;
+}
+
+/** The file's new text after one search/replace, or a reason it cannot be applied. */
+function replaceOnce(text: string, search: string, replace: string, rel: string): { text: string } | { problem: string } {
+  let s = search;
+  let n = countOccurrences(text, s);
+  if (n === 0 && search.includes("\r\n") !== text.includes("\r\n")) {
+    // The model wrote the other line ending: match with the file's own.
+    s = text.includes("\r\n") ? search.replace(/\r?\n/g, "\r\n") : search.replace(/\r\n/g, "\n");
+    n = countOccurrences(text, s);
+  }
+  if (n === 0) return { problem: `the search text was not found in "${rel}": copy it exactly from the file, including spaces` };
+  if (n > 1) return { problem: `the search text occurs ${n} times in "${rel}": include more surrounding lines so it matches once` };
+  const at = text.indexOf(s);
+  return { text: text.slice(0, at) + replace + text.slice(at + s.length) };
+}
+
+/** Values of `key = "..."` in a TOML text (a rough reading: enough to see what an edit adds). */
+function tomlValues(text: string, key: string): string[] {
+  return [...text.matchAll(new RegExp(`(?:^|[\\s{,])${key}\\s*=\\s*"([^"]*)"`, "gm"))].map((m) => m[1]);
+}
+
+/** Problems a new Cargo.toml would bring: git dependencies, paths out of the crate, a build script. */
+function manifestProblems(root: string, rel: string, before: string, after: string): { problems: string[]; buildScript?: string } {
+  const problems: string[] = [];
+  const dir = path.posix.dirname(rel);
+  const added = (key: string) => {
+    const old = new Set(tomlValues(before, key));
+    return tomlValues(after, key).filter((v) => !old.has(v));
+  };
+  for (const url of added("git")) problems.push(`"${rel}" adds a git dependency (${url}): dependencies must come from crates.io`);
+  for (const p of added("path")) {
+    try {
+      inside(root, path.posix.join(dir, p));
+    } catch {
+      problems.push(`"${rel}" adds a path dependency outside the crate (${p})`);
+    }
+  }
+  const build = added("build")[0];
+  return { problems, buildScript: build ? path.posix.join(dir, build) : undefined };
+}
+
+export interface AppliedEdits {
+  /** Relative paths written, in order. */
+  changed: string[];
+}
+
+/**
+ * Checks every edit, then writes them all; throws EditRejected (and writes nothing) when
+ * any is refused.
+ */
+export async function applyEdits(root: string, edits: Edit[]): Promise<AppliedEdits> {
+  const problems: string[] = [];
+  const next = new Map<string, { full: string; before: string | null; text: string }>();
+  for (const edit of edits) {
+    const resolved = await resolveWorkspacePath(root, edit.path);
+    if ("problem" in resolved) {
+      problems.push(resolved.problem);
+      continue;
+    }
+    const key = path.relative(root, resolved.full).split(path.sep).join("/");
+    let entry = next.get(key);
+    if (!entry) {
+      const st = await lstatOrNull(resolved.full);
+      if (st && !st.isFile()) {
+        problems.push(`"${edit.path}" is not a regular file`);
+        continue;
+      }
+      const before = st ? await fs.readFile(resolved.full, "utf8") : null;
+      entry = { full: resolved.full, before, text: before ?? "" };
+    }
+    if ("content" in edit) {
+      entry.text = edit.content;
+    } else {
+      if (entry.before === null && !next.has(key)) {
+        problems.push(`"${edit.path}" does not exist: give its whole text as "content" to create it`);
+        continue;
+      }
+      const r = replaceOnce(entry.text, edit.search, edit.replace, edit.path);
+      if ("problem" in r) {
+        problems.push(r.problem);
+        continue;
+      }
+      entry.text = r.text;
+    }
+    if (Buffer.byteLength(entry.text) > MAX_FILE_BYTES) {
+      problems.push(`"${edit.path}" would be larger than ${MAX_FILE_BYTES} bytes`);
+      continue;
+    }
+    next.set(key, entry);
+  }
+
+  const buildScripts = new Set<string>();
+  for (const [rel, entry] of next) {
+    if (path.posix.basename(rel) === "build.rs") buildScripts.add(rel);
+    if (path.posix.basename(rel) === "Cargo.toml") {
+      const m = manifestProblems(root, rel, entry.before ?? "", entry.text);
+      problems.push(...m.problems);
+      if (m.buildScript) buildScripts.add(path.posix.normalize(m.buildScript));
+    }
+  }
+  for (const rel of buildScripts) {
+    const pending = next.get(rel);
+    const read = pending ? { text: pending.text } : await readWorkspaceFile(root, rel);
+    const text = "text" in read ? read.text : "";
+    if (NETWORK_USE.test(text)) problems.push(`the build script "${rel}" would use the network, which build scripts may not do`);
+  }
+  if (problems.length) throw new EditRejected(problems);
+
+  for (const entry of next.values()) {
+    if (entry.before === entry.text) continue;
+    await fs.mkdir(path.dirname(entry.full), { recursive: true });
+    await fs.writeFile(entry.full, entry.text);
+  }
+  return { changed: [...next.entries()].filter(([, e]) => e.before !== e.text).map(([rel]) => rel) };
+}

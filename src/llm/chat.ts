@@ -1,0 +1,44 @@
+// What the chat-completions providers (Groq, OpenAI-compatible) share.
+import { redactSecrets } from "../exec/env.js";
+import type { CompletionRequest } from "./provider.js";
+
+/** A fixed seed, so that providers which honour it answer the same prompt the same way. */
+export const SEED = 7;
+
+export function toChatMessages(req: CompletionRequest): { role: "system" | "user" | "assistant"; content: string }[] {
+  return [{ role: "system", content: req.system }, ...req.messages.map((m) => ({ role: m.role, content: m.content }))];
+}
+
+/** An LLM call failed: a plain Error naming the provider, with every secret removed. */
+export class LlmCallError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = "LlmCallError";
+  }
+}
+
+export function providerError(provider: string, err: unknown, secrets: string[]): Error {
+  if (err instanceof Error && err.name === "AbortError") return err;
+  const e = err as { status?: number; message?: string; name?: string };
+  if (e?.name === "APIUserAbortError") {
+    const abort = new Error("the LLM call was cancelled");
+    abort.name = "AbortError";
+    return abort;
+  }
+  let text = String(e?.message ?? err);
+  for (const s of secrets) if (s) text = text.split(s).join("[redacted]");
+  text = redactSecrets(text);
+  const status = typeof e?.status === "number" ? e.status : undefined;
+  const hint =
+    status === 401 || status === 403
+      ? " (the key was refused: check it)"
+      : status === 429
+        ? " (rate limited: wait and retry, or use another model)"
+        : status === undefined
+          ? " (is the endpoint reachable?)"
+          : "";
+  return new LlmCallError(`${provider} call failed${status ? ` with HTTP ${status}` : ""}: ${text}${hint}`, status);
+}

@@ -1,0 +1,41 @@
+// Groq through groq-sdk. The key stays inside the client: errors are rewritten so that
+// neither the key nor the request headers reach a log or a result.
+import Groq from "groq-sdk";
+import { DEFAULT_GROQ_MODEL, type Config } from "../config.js";
+import type { Completion, CompletionRequest, LlmProvider } from "./provider.js";
+import { providerError, SEED, toChatMessages } from "./chat.js";
+
+export function createGroqProvider(config: Pick<Config, "groq" | "model">): LlmProvider {
+  const apiKey = config.groq.apiKey;
+  if (!apiKey) throw new Error("Groq needs GROQ_API_KEY: set it, or choose another provider with FLAKEBOT_LLM");
+  const client = new Groq({ apiKey, baseURL: config.groq.baseUrl, maxRetries: 2, timeout: 180_000 });
+  const model = config.model ?? DEFAULT_GROQ_MODEL;
+  return {
+    name: "groq",
+    model,
+    async complete(req: CompletionRequest): Promise<Completion> {
+      const started = performance.now();
+      try {
+        const res = await client.chat.completions.create(
+          {
+            model,
+            messages: toChatMessages(req),
+            max_completion_tokens: req.maxTokens,
+            temperature: 0,
+            seed: SEED,
+            ...(req.json ? { response_format: { type: "json_object" as const } } : {}),
+          },
+          { signal: req.signal },
+        );
+        return {
+          text: res.choices[0]?.message?.content ?? "",
+          promptTokens: res.usage?.prompt_tokens ?? 0,
+          completionTokens: res.usage?.completion_tokens ?? 0,
+          ms: Math.round(performance.now() - started),
+        };
+      } catch (err) {
+        throw providerError("Groq", err, [apiKey]);
+      }
+    },
+  };
+}

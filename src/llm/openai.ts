@@ -1,0 +1,49 @@
+// Any OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp server, OpenAI itself) through
+// the `openai` package. Local servers need no key; the client insists on one, so a
+// placeholder goes in its place.
+import OpenAI from "openai";
+import type { Config } from "../config.js";
+import type { Completion, CompletionRequest, LlmProvider } from "./provider.js";
+import { providerError, SEED, toChatMessages } from "./chat.js";
+
+const KEYLESS = "no-key";
+
+export function createOpenAiProvider(config: Pick<Config, "openai" | "model">): LlmProvider {
+  const { baseUrl, apiKey } = config.openai;
+  if (!baseUrl && !apiKey) {
+    throw new Error("the OpenAI-compatible provider needs OPENAI_BASE_URL (a local server such as Ollama) or OPENAI_API_KEY");
+  }
+  if (!config.model) {
+    throw new Error("the OpenAI-compatible provider needs a model name: set FLAKEBOT_MODEL (for example the model your server has loaded)");
+  }
+  const client = new OpenAI({ apiKey: apiKey ?? KEYLESS, baseURL: baseUrl, maxRetries: 2, timeout: 300_000 });
+  const model = config.model;
+  return {
+    name: "openai",
+    model,
+    async complete(req: CompletionRequest): Promise<Completion> {
+      const started = performance.now();
+      try {
+        const res = await client.chat.completions.create(
+          {
+            model,
+            messages: toChatMessages(req),
+            max_tokens: req.maxTokens,
+            temperature: 0,
+            seed: SEED,
+            ...(req.json ? { response_format: { type: "json_object" as const } } : {}),
+          },
+          { signal: req.signal },
+        );
+        return {
+          text: res.choices[0]?.message?.content ?? "",
+          promptTokens: res.usage?.prompt_tokens ?? 0,
+          completionTokens: res.usage?.completion_tokens ?? 0,
+          ms: Math.round(performance.now() - started),
+        };
+      } catch (err) {
+        throw providerError("the OpenAI-compatible endpoint", err, apiKey ? [apiKey] : []);
+      }
+    },
+  };
+}

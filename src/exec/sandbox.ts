@@ -211,6 +211,8 @@ function bwrapArgs(layout: Layout, network: SandboxNetwork, cwd: string): string
   }
   const mounts = [...layout.readOnly.map((p) => ({ p, rw: false })), ...layout.writable.map((p) => ({ p, rw: true }))];
   for (const m of mounts.sort((a, b) => byDepth(a.p, b.p))) plan.bind(m.p, m.p, m.rw);
+  // The empty stand-ins for hidden directories take no writes (the mounts inside them do).
+  for (const dir of hidden) if (dir !== "/tmp" && !layout.scratchMasks?.has(dir)) plan.args.push("--remount-ro", dir);
 
   const args = [bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"];
   if (network === "none") args.push("--unshare-net");

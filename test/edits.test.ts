@@ -1,0 +1,147 @@
+// Applying LLM edits safely, and the test guard's reading of Rust tests.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { applyEdits, EditRejected, readWorkspaceFile } from "../src/craft/edits.js";
+import { blankRust, compareTests, scanTests, testsInSource } from "../src/craft/test-guard.js";
+import { tempDir } from "./helpers/offline.js";
+
+async function crate(): Promise<{ root: string; outside: string }> {
+  const dir = await tempDir("flakebot-edits-");
+  const root = path.join(dir, "ws");
+  await fs.mkdir(path.join(root, "src"), { recursive: true });
+  await fs.mkdir(path.join(root, ".git"));
+  await fs.writeFile(path.join(root, "Cargo.toml"), '[package]\nname = "x"\nversion = "0.1.0"\n\n[dependencies]\n');
+  await fs.writeFile(path.join(root, "src", "main.rs"), 'fn main() {\n    println!("a");\n    println!("a");\n}\n');
+  const outside = path.join(dir, "outside");
+  await fs.mkdir(outside);
+  return { root, outside };
+}
+
+async function rejected(root: string, edits: Parameters<typeof applyEdits>[1]): Promise<string[]> {
+  try {
+    await applyEdits(root, edits);
+  } catch (err) {
+    if (err instanceof EditRejected) return err.problems;
+    throw err;
+  }
+  assert.fail("the edits were accepted");
+}
+
+test("edits: search/replace and new files are applied inside the crate", async () => {
+  const { root } = await crate();
+  const r = await applyEdits(root, [
+    { path: "src/main.rs", search: "fn main() {\n", replace: "fn main() {\n    hello();\n" },
+    { path: "src/main.rs", search: "}\n", replace: "}\n\nfn hello() {}\n" },
+    { path: "src/extra/mod.rs", content: "pub fn x() {}\n" },
+  ]);
+  assert.deepEqual(r.changed, ["src/main.rs", "src/extra/mod.rs"]);
+  assert.match(await fs.readFile(path.join(root, "src/main.rs"), "utf8"), /hello\(\);[\s\S]*fn hello\(\) \{\}/);
+  assert.equal(await fs.readFile(path.join(root, "src/extra/mod.rs"), "utf8"), "pub fn x() {}\n");
+});
+
+test("edits: paths that leave the crate, .git, symlinks out and bad search texts are refused, and nothing is written", async () => {
+  const { root, outside } = await crate();
+  await fs.symlink(outside, path.join(root, "link"));
+  await fs.symlink(path.join(outside, "f.rs"), path.join(root, "src", "f.rs"));
+  const before = await fs.readFile(path.join(root, "src/main.rs"), "utf8");
+  const problems = await rejected(root, [
+    { path: "src/main.rs", search: "fn main", replace: "fn main2" },
+    { path: "../outside/evil.rs", content: "x" },
+    { path: "/etc/passwd", content: "x" },
+    { path: "src/../../outside/x.rs", content: "x" },
+    { path: ".git/hooks/pre-commit", content: "#!/bin/sh" },
+    { path: "link/evil.rs", content: "x" },
+    { path: "src/f.rs", content: "x" },
+    { path: ".cargo/config.toml", content: "[build]\nrustc-wrapper = 'x'" },
+    { path: "src/main.rs", search: 'println!("a");', replace: "" },
+    { path: "src/main.rs", search: "not there", replace: "" },
+    { path: "src/missing.rs", search: "a", replace: "b" },
+  ]);
+  assert.equal(problems.length, 10, problems.join("\n"));
+  assert.match(problems[0], /"\.\.\/outside\/evil\.rs" contains `\.\.`/);
+  assert.match(problems[1], /absolute/);
+  assert.match(problems[3], /inside \.git\//);
+  assert.match(problems[4], /symbolic link/);
+  assert.match(problems[5], /symbolic link/);
+  assert.match(problems[7], /occurs 2 times/);
+  assert.match(problems[8], /not found/);
+  assert.match(problems[9], /does not exist/);
+  assert.equal(await fs.readFile(path.join(root, "src/main.rs"), "utf8"), before, "the valid edit was not applied either");
+  assert.deepEqual(await fs.readdir(outside), []);
+  const read = await readWorkspaceFile(root, "link/anything");
+  assert.ok("problem" in read && /symbolic link/.test(read.problem));
+});
+
+test("edits: build scripts that use the network and git or outside path dependencies are refused", async () => {
+  const { root } = await crate();
+  const problems = await rejected(root, [
+    { path: "build.rs", content: 'fn main() { std::process::Command::new("curl").arg("https://x.invalid/a").status().unwrap(); }' },
+    { path: "Cargo.toml", search: "[dependencies]\n", replace: '[dependencies]\nfoo = { git = "https://github.com/x/foo" }\nbar = { path = "../../bar" }\n' },
+  ]);
+  assert.equal(problems.length, 3, problems.join("\n"));
+  assert.match(problems.join("\n"), /git dependency/);
+  assert.match(problems.join("\n"), /path dependency outside the crate/);
+  assert.match(problems.join("\n"), /build script "build\.rs" would use the network/);
+  // An offline build script and a crates.io dependency are fine.
+  await applyEdits(root, [
+    { path: "build.rs", content: 'fn main() { println!("cargo:rerun-if-changed=build.rs"); }' },
+    { path: "Cargo.toml", search: "[dependencies]\n", replace: '[dependencies]\nmemchr = "2"\n' },
+  ]);
+});
+
+const RUST = `
+fn f() -> &'static str { "}" } // a brace in a string: {
+/* a comment with #[test] fn fake() { */
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn one() {
+        let c = '{';
+        assert_eq!(f(), "}");
+        assert!(c == '{', r#"raw " } string"#);
+    }
+
+    #[test]
+    #[ignore = "slow"]
+    fn slow() { assert!(true); }
+
+    #[tokio::test]
+    async fn later<'a>() { assert_ne!(1, 2); }
+
+    fn helper() {}
+}
+`;
+
+test("test guard: reads test functions, ignores, and assertions past strings and comments", () => {
+  const blanked = blankRust(RUST);
+  assert.equal(blanked.length, RUST.length);
+  assert.ok(!blanked.includes("fake"));
+  const tests = testsInSource("src/lib.rs", RUST);
+  assert.deepEqual(
+    tests.map((t) => [t.name, t.ignored, t.asserts]),
+    [
+      ["one", false, 2],
+      ["slow", true, 1],
+      ["later", false, 1],
+    ],
+  );
+});
+
+test("test guard: deleting, renaming, ignoring or weakening a test is a violation; adding one is not", async () => {
+  const dir = await tempDir("flakebot-guard-");
+  await fs.mkdir(path.join(dir, "src"));
+  await fs.writeFile(path.join(dir, "src/lib.rs"), RUST);
+  const before = await scanTests(dir);
+  const change = async (from: string, to: string) => {
+    await fs.writeFile(path.join(dir, "src/lib.rs"), RUST.replace(from, to));
+    return compareTests(before, await scanTests(dir));
+  };
+  assert.deepEqual(await change("fn helper() {}", "#[test]\n    fn added() { assert!(true); }"), []);
+  assert.match((await change("fn one()", "fn one_renamed()")).join(), /src\/lib\.rs::one was deleted or renamed/);
+  assert.match((await change("    #[test]\n    fn one", "    #[test]\n    #[ignore]\n    fn one")).join(), /one was marked #\[ignore\]/);
+  assert.match((await change('assert_eq!(f(), "}");', "")).join(), /one lost assertions \(2 before, 1 now\)/);
+  assert.match((await change("#[tokio::test]", "#[tokio::test]\n    #[should_panic]")).join(), /later was marked #\[should_panic\]/);
+});

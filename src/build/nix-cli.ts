@@ -1,0 +1,113 @@
+// Running the nix command: flakes switched on per call, the toolchain's environment (which
+// keeps NIX_CONFIG, so a user's substituters, remote builders and offline settings apply),
+// and the checks of whether the installed Nix is usable and new enough for a nixpkgs.
+import { runProcess, type RunOptions, type RunResult } from "../exec/process.js";
+import { toolchainEnv } from "../exec/env.js";
+
+/** Flakes and the `nix` command are experimental in every Nix this supports. */
+const FEATURES = ["--extra-experimental-features", "nix-command flakes"];
+
+/** The oldest Nix with flakes and `nix store delete`. */
+export const MIN_NIX = "2.4";
+/** nixpkgs 25.11 and later refuse to evaluate with an older Nix (lib/minver.nix). */
+export const NIXPKGS_2511_MIN_NIX = "2.18";
+/** The newest nixpkgs release that still evaluates with a Nix older than 2.18. */
+export const NIXPKGS_FOR_OLD_NIX = "github:NixOS/nixpkgs/nixos-25.05";
+
+export const INSTALL_HINT =
+  "install Nix (https://nixos.org/download, or `apt-get install nix-bin` on Debian and Ubuntu), or set FLAKEBOT_BACKEND=cargo";
+
+export type NixRun = Omit<RunOptions, "env"> & { env?: Record<string, string> };
+
+export function runNix(args: string[], opts: NixRun): Promise<RunResult> {
+  return runProcess(["nix", ...FEATURES, ...args], {
+    maxOutputBytes: 4 * 1024 * 1024,
+    ...opts,
+    env: opts.env ?? toolchainEnv(),
+  });
+}
+
+/** The last lines of a run's output, for error messages. */
+export function outputTail(r: RunResult, lines = 30): string {
+  return (r.stderr || r.stdout).trim().split("\n").slice(-lines).join("\n");
+}
+
+/** Why a nix run failed, in words: cancelled, timed out, or its output's tail. */
+export function failureText(r: RunResult, lines = 30): string {
+  if (r.aborted) return "it was cancelled";
+  if (r.timedOut) return "it timed out";
+  return outputTail(r, lines);
+}
+
+/** "nix (Nix) 2.8.0" -> "2.8.0". */
+export function parseNixVersion(text: string): string | undefined {
+  return /(\d+\.\d+(?:\.\d+)?)/.exec(text)?.[1];
+}
+
+/** Compares dotted version numbers: negative, zero or positive like a sort function. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(".").map((n) => parseInt(n, 10) || 0);
+  const pb = b.split(".").map((n) => parseInt(n, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+export interface NixStatus {
+  available: boolean;
+  /** The installed version ("2.8.0") when nix runs. */
+  version?: string;
+  /** Why it is not usable, and what to do. */
+  reason?: string;
+}
+
+/** Is there a nix on PATH that runs, supports flakes and reaches its store? */
+export async function nixAvailable(signal?: AbortSignal): Promise<NixStatus> {
+  const opts = { cwd: process.cwd(), timeoutMs: 30_000, signal };
+  const v = await runProcess(["nix", "--version"], { ...opts, env: toolchainEnv() });
+  if (v.exitCode !== 0) {
+    const missing = v.exitCode === null && !v.signal && !v.timedOut && !v.aborted;
+    return { available: false, reason: missing ? `nix is not on PATH: ${INSTALL_HINT}` : `\`nix --version\` failed: ${failureText(v, 5)}` };
+  }
+  const version = parseNixVersion(v.stdout);
+  if (!version) return { available: false, reason: `cannot read the version from \`nix --version\`: ${v.stdout.trim()}` };
+  if (compareVersions(version, MIN_NIX) < 0) {
+    return { available: false, version, reason: `Nix ${version} is too old for flakes: upgrade to Nix ${MIN_NIX} or newer, or set FLAKEBOT_BACKEND=cargo` };
+  }
+  const ping = await runNix(["store", "ping"], opts);
+  if (ping.exitCode !== 0) {
+    return {
+      available: false,
+      version,
+      reason: `nix cannot reach its store (is the nix-daemon running, or /nix writable?): ${failureText(ping, 5)}`,
+    };
+  }
+  return { available: true, version };
+}
+
+const BRANCH = /nix(?:os|pkgs)-(\d{2})\.(\d{2})/;
+const ROLLING = /(?:nixos|nixpkgs)-unstable|nixpkgs\/master\b|^(?:flake:)?nixpkgs$/;
+
+/**
+ * A message when the nixpkgs ref is known to need a newer Nix than the installed one
+ * (release 25.11 and later, or a rolling branch), else undefined. Refs it cannot
+ * date (a local path, a mirror) are left to the build, whose error is recognised too.
+ */
+export function nixpkgsIncompatibility(nixVersion: string, nixpkgs: string): string | undefined {
+  if (compareVersions(nixVersion, NIXPKGS_2511_MIN_NIX) >= 0) return undefined;
+  const branch = BRANCH.exec(nixpkgs);
+  const tooNew = branch ? Number(branch[1]) * 100 + Number(branch[2]) >= 2511 : ROLLING.test(nixpkgs);
+  return tooNew ? tooOldMessage(nixVersion, nixpkgs) : undefined;
+}
+
+export function tooOldMessage(nixVersion: string, nixpkgs: string): string {
+  return (
+    `nixpkgs ${nixpkgs} needs Nix ${NIXPKGS_2511_MIN_NIX} or newer and Nix ${nixVersion} is installed: ` +
+    `upgrade Nix, or set FLAKEBOT_NIXPKGS=${NIXPKGS_FOR_OLD_NIX} (the last nixpkgs release that supports it)`
+  );
+}
+
+/** nixpkgs' own refusal of an old Nix, as it appears in an evaluation error. */
+export const NIXPKGS_REFUSES_NIX = /requires Nix >= ?([\d.]+)/;

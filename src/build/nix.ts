@@ -1,0 +1,311 @@
+// The Nix backend: turns a crafted tool's repository into a flake (flake.nix, flakebot.json,
+// flake.lock and Cargo.lock committed on its branch), builds it with `nix build` into a GC
+// root under the tool's state directory, optionally pushes it to a binary cache, and
+// removes the root and the store path when the tool is disposed.
+import fs from "node:fs/promises";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { CraftError, type StageFn } from "../craft/context.js";
+import type { BuildInfo, TargetInfo } from "../craft/types.js";
+import { cargoMetadata, generateLockfile } from "./cargo.js";
+import { DATA_FILE, FLAKE_FILE, LOCK_FILE, flakeData, writeFlakeFiles, type FlakeData } from "./flake-files.js";
+import {
+  INSTALL_HINT,
+  NIXPKGS_REFUSES_NIX,
+  failureText,
+  nixAvailable,
+  nixpkgsIncompatibility,
+  outputTail,
+  runNix,
+} from "./nix-cli.js";
+import { git, treeHash } from "../sources/git.js";
+import { buildKey, recordBuild } from "../craft/cache.js";
+import { inside } from "../state/paths.js";
+import { log } from "../log.js";
+
+export { nixAvailable, nixpkgsIncompatibility, type NixStatus } from "./nix-cli.js";
+
+const MINUTE = 60_000;
+/** Locking may download nixpkgs (tens of MB). */
+const LOCK_TIMEOUT_MS = 20 * MINUTE;
+const BUILD_TIMEOUT_MS = 120 * MINUTE;
+const QUERY_TIMEOUT_MS = 10 * MINUTE;
+
+type LogFn = (line: string) => void;
+
+export interface FlakeOptions {
+  /** The tool's git repository (the flake's root). */
+  workspace: string;
+  target: TargetInfo;
+  /** The nixpkgs flake reference to lock (FLAKEBOT_NIXPKGS). */
+  nixpkgs: string;
+  signal?: AbortSignal;
+  log?: LogFn;
+}
+
+export interface PreparedFlake {
+  workspace: string;
+  /** The commit that holds the flake files. */
+  commit: string;
+  branch?: string;
+  /** The flake reference nix builds: exactly that commit of the local repository. */
+  ref: string;
+  data: FlakeData;
+  /** Cargo.lock was missing and was generated (and committed). */
+  lockGenerated: boolean;
+}
+
+/** The Cargo workspace root of the target (relative to the repository) and the package's place in it. */
+async function cargoLayout(workspace: string, target: TargetInfo, signal?: AbortSignal) {
+  const repo = await fs.realpath(workspace);
+  const crateDir = inside(repo, target.dir || ".");
+  const meta = await cargoMetadata({ cwd: crateDir, signal }).catch((err: Error) => {
+    throw new CraftError("package", `cannot read the crate's Cargo.toml in ${target.dir || "the repository root"}: ${err.message}`);
+  });
+  const cargoRoot = await fs.realpath(meta.workspace_root);
+  const root = path.relative(repo, cargoRoot);
+  if (root.startsWith("..") || path.isAbsolute(root)) {
+    throw new CraftError("package", `the crate belongs to a Cargo workspace outside its repository (${cargoRoot}): package it from that workspace's repository`);
+  }
+  return { cargoRoot, root, subdir: path.relative(cargoRoot, crateDir) };
+}
+
+/** Adds `files` (even when .gitignore lists them: the flake sees only tracked files) and commits them. */
+async function commitFiles(workspace: string, files: string[], message: string, signal?: AbortSignal): Promise<string> {
+  const g = git(workspace, signal);
+  await g.raw(["add", "--force", "--", ...files]);
+  const staged = await g.raw(["diff", "--cached", "--name-only"]);
+  if (staged.trim()) await g.commit(message, undefined, { "--no-verify": null });
+  return (await g.revparse(["HEAD"])).trim();
+}
+
+async function currentBranch(workspace: string): Promise<string | undefined> {
+  const name = (await git(workspace).raw(["rev-parse", "--abbrev-ref", "HEAD"])).trim();
+  return name && name !== "HEAD" ? name : undefined;
+}
+
+/** `git+file://...?rev=...`: the committed tree only, whatever the working tree holds. */
+export function localFlakeRef(workspace: string, commit: string): string {
+  // shallow=1: clones made with --depth are refused without it.
+  return `git+${pathToFileURL(workspace).href}?rev=${commit}&shallow=1`;
+}
+
+/**
+ * The reference others can run once the branch is pushed to `fork`: `github:owner/repo/<commit>`
+ * for GitHub, `git+<url>?ref=<branch>&rev=<commit>` for another git URL.
+ */
+export function forkFlakeRef(fork: string, commit: string, branch?: string): string | undefined {
+  const gh = /^https:\/\/github\.com\/([\w.-]+)\/([\w.-]+?)(?:\.git)?\/?$/.exec(fork);
+  if (gh) return `github:${gh[1]}/${gh[2]}/${commit}`;
+  if (!/^(https?|ssh|git|file):\/\//.test(fork)) return undefined;
+  const ref = branch ? `ref=${encodeURIComponent(branch)}&` : "";
+  return `git+${fork}?${ref}rev=${commit}`;
+}
+
+function lockFailure(nixpkgs: string, text: string): string {
+  const refusal = NIXPKGS_REFUSES_NIX.exec(text);
+  if (refusal) return `nixpkgs ${nixpkgs} refuses this Nix (it requires Nix >= ${refusal[1]}): upgrade Nix, or point FLAKEBOT_NIXPKGS at an older nixpkgs`;
+  return (
+    `nix flake lock could not lock nixpkgs ${nixpkgs}:\n${text}\n` +
+    `Check that FLAKEBOT_NIXPKGS names a flake this machine can reach (a local path or a mirror works offline).`
+  );
+}
+
+/**
+ * Makes the repository a flake: generates Cargo.lock when missing, writes flake.nix and
+ * flakebot.json, locks nixpkgs to `opts.nixpkgs` in a fresh flake.lock, and commits all four.
+ */
+export async function prepareFlake(opts: FlakeOptions): Promise<PreparedFlake> {
+  const { workspace, target, signal } = opts;
+  const say = opts.log ?? (() => {});
+  const { cargoRoot, root, subdir } = await cargoLayout(workspace, target, signal);
+  const cargoLockPath = path.join(cargoRoot, "Cargo.lock");
+  const lockGenerated = !existsSync(cargoLockPath);
+  if (lockGenerated) {
+    say("Cargo.lock is missing: generating it (nix builds from the lock file)");
+    await generateLockfile({ cwd: cargoRoot, signal, onLine: say }).catch((err: Error) => {
+      throw new CraftError("package", `${err.message}\nThe flake needs a Cargo.lock: add one to the repository.`);
+    });
+  }
+  const data = flakeData(target, { root, subdir }, await fs.readFile(cargoLockPath, "utf8"));
+  await writeFlakeFiles(workspace, data);
+  // A lock from upstream's own flake would keep inputs and pins that are not ours.
+  await fs.rm(path.join(workspace, LOCK_FILE), { force: true });
+  const cargoLockRel = path.join(root, "Cargo.lock");
+  await git(workspace, signal).raw(["add", "--force", "--", FLAKE_FILE, DATA_FILE, cargoLockRel]);
+
+  const locked = await runNix(
+    ["flake", "lock", "--override-input", "nixpkgs", opts.nixpkgs, `git+${pathToFileURL(workspace).href}`],
+    { cwd: workspace, timeoutMs: LOCK_TIMEOUT_MS, signal, onLine: say },
+  );
+  if (locked.exitCode !== 0) throw new CraftError("package", lockFailure(opts.nixpkgs, failureText(locked, 15)));
+
+  const commit = await commitFiles(
+    workspace,
+    [FLAKE_FILE, DATA_FILE, LOCK_FILE, cargoLockRel],
+    "Package with Nix: flake.nix, flakebot.json, flake.lock (generated by Flakebot)",
+    signal,
+  );
+  return { workspace, commit, branch: await currentBranch(workspace), ref: localFlakeRef(workspace, commit), data, lockGenerated };
+}
+
+export interface NixBuildOptions {
+  /** The out-link that keeps the build alive (ToolPaths.gcroot). */
+  gcroot: string;
+  /** BuildInfo.key; defaults to the tree hash of the flake's commit. */
+  key?: string;
+  signal?: AbortSignal;
+  log?: LogFn;
+  progress?: (message: string) => void;
+  timeoutMs?: number;
+}
+
+function buildFailure(text: string, flake: PreparedFlake): string {
+  const refusal = NIXPKGS_REFUSES_NIX.exec(text);
+  if (refusal) return `the nixpkgs in flake.lock refuses this Nix (it requires Nix >= ${refusal[1]}): upgrade Nix, or point FLAKEBOT_NIXPKGS at an older nixpkgs`;
+  return (
+    `nix build of ${flake.ref} failed:\n${text}\n` +
+    `The full log is in the tool's build log. Fix what the log shows (the same code must pass \`cargo build --release --locked\`), ` +
+    `or set FLAKEBOT_BACKEND=cargo to build without Nix.`
+  );
+}
+
+interface BuildJson {
+  drvPath: string;
+  outputs: Record<string, string>;
+}
+
+/** Whether the flake's output is already in the store (an identical tree was built before). */
+async function alreadyBuilt(installable: string, opts: NixBuildOptions, cwd: string): Promise<boolean> {
+  const r = await runNix(["path-info", installable], { cwd, timeoutMs: QUERY_TIMEOUT_MS, signal: opts.signal });
+  return r.exitCode === 0;
+}
+
+/** Throttles progress reports to one a second, with the build's latest compile step. */
+function progressFromLog(progress?: (m: string) => void): LogFn {
+  let last = 0;
+  return (line) => {
+    if (!progress || !/\b(Compiling|building ')/.test(line)) return;
+    const now = Date.now();
+    if (now - last < 1000) return;
+    last = now;
+    progress(`nix build: ${line.replace(/^\S+>\s*/, "").trim().slice(0, 160)}`);
+  };
+}
+
+/** `nix build <ref>#default` into the GC root; the binary runs from the store path. */
+export async function buildFlake(flake: PreparedFlake, opts: NixBuildOptions): Promise<BuildInfo> {
+  const installable = `${flake.ref}#default`;
+  const cwd = flake.workspace;
+  const cached = await alreadyBuilt(installable, opts, cwd);
+  await fs.mkdir(path.dirname(opts.gcroot), { recursive: true });
+  const say = opts.log ?? (() => {});
+  const report = progressFromLog(opts.progress);
+  const r = await runNix(["build", installable, "--out-link", opts.gcroot, "--json", "--print-build-logs"], {
+    cwd,
+    timeoutMs: opts.timeoutMs ?? BUILD_TIMEOUT_MS,
+    signal: opts.signal,
+    maxOutputBytes: 8 * 1024 * 1024,
+    onLine: (line, stream) => {
+      if (stream === "stderr") {
+        say(line);
+        report(line);
+      }
+    },
+  });
+  if (r.aborted) throw new CraftError("package", "the nix build was cancelled");
+  if (r.timedOut) throw new CraftError("package", `the nix build timed out after ${Math.round((opts.timeoutMs ?? BUILD_TIMEOUT_MS) / MINUTE)} minutes`);
+  if (r.exitCode !== 0) throw new CraftError("package", buildFailure(outputTail(r, 40), flake));
+
+  let storePath: string | undefined;
+  try {
+    storePath = (JSON.parse(r.stdout) as BuildJson[])[0]?.outputs.out;
+  } catch {
+    // reported below
+  }
+  if (!storePath) throw new CraftError("package", `nix build succeeded but did not report its output path: ${r.stdout.slice(0, 500)}`);
+  const binary = path.join(storePath, "bin", flake.data.bin);
+  try {
+    await fs.access(binary, fs.constants.X_OK);
+  } catch {
+    const built = await fs.readdir(path.join(storePath, "bin")).catch(() => [] as string[]);
+    throw new CraftError(
+      "package",
+      `the nix build has no bin/${flake.data.bin} (it installed: ${built.join(", ") || "nothing"}): name the binary target with "bin"`,
+    );
+  }
+  return {
+    backend: "nix",
+    reproducible: true,
+    flake_ref: flake.ref,
+    store_path: storePath,
+    binary,
+    duration_ms: r.durationMs,
+    cached,
+    key: opts.key ?? `nix-${await treeHash(flake.workspace)}`,
+  };
+}
+
+/** `nix copy --to <cache> <path>` (FLAKEBOT_NIX_CACHE): true when it worked; a failure is logged. */
+export async function pushToCache(storePath: string, cache: string, opts: { signal?: AbortSignal; log?: LogFn } = {}): Promise<boolean> {
+  const r = await runNix(["copy", "--to", cache, storePath], { cwd: process.cwd(), timeoutMs: BUILD_TIMEOUT_MS, signal: opts.signal, onLine: opts.log });
+  if (r.exitCode === 0) {
+    opts.log?.(`pushed ${storePath} to the binary cache ${cache}`);
+    return true;
+  }
+  const why = `could not push ${storePath} to the binary cache ${cache} (the tool still works locally): ${failureText(r, 5)}`;
+  opts.log?.(why);
+  log.warn(why);
+  return false;
+}
+
+const STORE_PATH = /^\/.+\/[0-9a-df-np-sv-z]{32}-[^/]+$/;
+
+/**
+ * Removes the tool's GC root, then deletes its store path unless something else still
+ * uses it (another tool's root, a running process). Returns what was removed.
+ */
+export async function disposeNix(gcroot: string, storePath?: string): Promise<string[]> {
+  const removed: string[] = [];
+  let target = storePath;
+  const stat = await fs.lstat(gcroot).catch(() => undefined);
+  if (stat?.isSymbolicLink()) {
+    target ??= await fs.readlink(gcroot);
+    await fs.rm(gcroot, { force: true });
+    removed.push(gcroot);
+  }
+  if (!target || !STORE_PATH.test(target) || !existsSync(target)) return removed;
+  const r = await runNix(["store", "delete", target], { cwd: process.cwd(), timeoutMs: QUERY_TIMEOUT_MS });
+  if (r.exitCode === 0 && !existsSync(target)) removed.push(target);
+  else if (/still alive/.test(r.stderr)) log.debug(`kept ${target}: something else still uses it`);
+  else log.warn(`could not delete ${target} from the Nix store: ${failureText(r, 5)}`);
+  return removed;
+}
+
+/**
+ * The Nix backend's package stage (it replaces cargoPackage): flake, nix build, optional
+ * binary cache push, and the build recorded in the build cache under the craft's key.
+ */
+export const nixPackage: StageFn = async (ctx, craft) => {
+  const target = craft.target;
+  if (!target) throw new Error("package stage reached without a target (a bug: acquire sets it)");
+  const nix = await nixAvailable(ctx.signal);
+  if (!nix.available) throw new CraftError("package", nix.reason ?? `nix is not usable: ${INSTALL_HINT}`);
+  const incompatible = nixpkgsIncompatibility(nix.version!, ctx.config.nixpkgs);
+  if (incompatible) throw new CraftError("package", incompatible);
+
+  // The key of the tree as the build stage saw it, before the flake files are committed.
+  const key = craft.build?.key ?? buildKey(await treeHash(ctx.paths.workspace), target, "nix");
+  ctx.progress("writing flake.nix and locking nixpkgs");
+  const flake = await prepareFlake({ workspace: ctx.paths.workspace, target, nixpkgs: ctx.config.nixpkgs, signal: ctx.signal, log: ctx.log });
+  ctx.log(`flake committed as ${flake.commit}${flake.lockGenerated ? " (with a generated Cargo.lock)" : ""}`);
+  ctx.progress(`nix build ${flake.ref}#default`);
+  let build = await buildFlake(flake, { gcroot: ctx.paths.gcroot, key, signal: ctx.signal, log: ctx.log, progress: ctx.progress });
+  if (build.cached) ctx.log(`${build.store_path} was already in the Nix store: reused`);
+  if (ctx.config.nixCache) await pushToCache(build.store_path!, ctx.config.nixCache, { signal: ctx.signal, log: ctx.log });
+  const shared = craft.source?.fork ? forkFlakeRef(craft.source.fork, flake.commit, flake.branch) : undefined;
+  if (shared) build = { ...build, flake_ref: shared };
+  await recordBuild(ctx.config.home, key, { build, tests: craft.tests });
+  return { build };
+};

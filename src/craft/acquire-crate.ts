@@ -1,0 +1,277 @@
+// The acquire stage for a crate from crates.io: clone its repository at the tag of the
+// published version (through a fork on GitHub when there is a token), check that the
+// repository holds the crate, and otherwise fall back to the published .crate archive,
+// verified against its checksum. The workspace is left as a git repository on the branch
+// flakebot/<tool>.
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import type { Config } from "../config.js";
+import type { Craft, CrateInfo, SourceInfo } from "./types.js";
+import { CraftError, type StageContext, type StageFn } from "./context.js";
+import { cloneRepo, git, headCommit, initRepo, isGitUrl } from "../sources/git.js";
+import { cargoMetadata } from "../build/cargo.js";
+import { CratesIoClient, CratesIoError } from "../sources/cratesio.js";
+import {
+  ForkNotReadyError,
+  deleteRepo,
+  ensureFork,
+  githubWebUrl,
+  parseGithubRepo,
+  pushWithToken,
+  type Fork,
+} from "../sources/github.js";
+import { runChecked } from "../exec/process.js";
+import { toolchainEnv } from "../exec/env.js";
+import { inside } from "../state/paths.js";
+import { locateTarget, startBranch } from "./acquire.js";
+
+export interface AcquireCrateDeps {
+  client?: CratesIoClient;
+  forkReadyTimeoutMs?: number;
+  forkPollMs?: number;
+}
+
+export function workBranch(tool: string): string {
+  return `flakebot/${tool}`;
+}
+
+/** The tag names a release of `crate` `version` is usually published under, in order of preference. */
+export function tagCandidates(crate: string, version: string): string[] {
+  return [`v${version}`, version, `${crate}-v${version}`, `${crate}-${version}`, `${crate}/v${version}`, `${crate}@${version}`];
+}
+
+/** A repository URL as git takes it: GitHub URLs reduced to the repository itself. */
+export function normalizeRepository(url: string): string {
+  const gh = parseGithubRepo(url);
+  return gh ? githubWebUrl(gh) : url.trim().replace(/\/+$/, "");
+}
+
+interface RemoteRefs {
+  tags: Set<string>;
+  defaultBranch?: string;
+}
+
+async function remoteRefs(url: string, cwd: string, signal: AbortSignal): Promise<RemoteRefs> {
+  const out = await git(cwd, signal, 120_000).listRemote(["--symref", url, "HEAD", "refs/tags/*"]);
+  const tags = new Set<string>();
+  let defaultBranch: string | undefined;
+  for (const line of out.split("\n")) {
+    const sym = /^ref: refs\/heads\/(\S+)\s+HEAD$/.exec(line.trim());
+    if (sym) defaultBranch = sym[1];
+    const tag = /\trefs\/tags\/(.+?)(\^\{\})?$/.exec(line);
+    if (tag) tags.add(tag[1]);
+  }
+  return { tags, defaultBranch };
+}
+
+interface Cloned {
+  rev: string;
+  note?: string;
+}
+
+/** Clones at the release tag when there is one, else the default branch (saying so). */
+async function cloneAtRelease(url: string, ws: string, crate: CrateInfo, ctx: StageContext): Promise<Cloned> {
+  const refs = await remoteRefs(url, path.dirname(ws), ctx.signal);
+  const candidates = tagCandidates(crate.name, crate.version);
+  const tag = candidates.find((t) => refs.tags.has(t));
+  if (tag) {
+    ctx.progress(`cloning ${url} at ${tag}`);
+    await cloneRepo(url, ws, { rev: tag, shallow: true, signal: ctx.signal });
+    return { rev: tag };
+  }
+  const branch = refs.defaultBranch;
+  ctx.progress(`cloning ${url} (no tag for ${crate.version})`);
+  await cloneRepo(url, ws, { rev: branch, shallow: !!branch, signal: ctx.signal });
+  const rev = branch ?? (await git(ws, ctx.signal).revparse(["--abbrev-ref", "HEAD"])).trim();
+  return {
+    rev,
+    note: `no tag for the published version ${crate.version} (looked for ${candidates.join(", ")}): cloned the default branch ${rev}, which may differ from what was published`,
+  };
+}
+
+/** True when the workspace has a package named `name` (cargo metadata without dependencies). */
+async function hasPackage(ws: string, name: string, signal: AbortSignal): Promise<{ ok: boolean; version?: string; why?: string }> {
+  if (!existsSync(path.join(ws, "Cargo.toml"))) return { ok: false, why: "there is no Cargo.toml at the repository's root" };
+  try {
+    const meta = await cargoMetadata({ cwd: ws, signal, timeoutMs: 120_000 });
+    const pkg = meta.packages.find((p) => p.name === name);
+    if (!pkg) return { ok: false, why: `it has no package named ${name} (packages: ${meta.packages.map((p) => p.name).join(", ") || "none"})` };
+    return { ok: true, version: pkg.version };
+  } catch (err) {
+    return { ok: false, why: (err as Error).message.split("\n").slice(0, 3).join(" ") };
+  }
+}
+
+/** Lists the archive's entries and refuses any that is not a plain file or directory under `prefix/`. */
+async function checkArchiveEntries(file: string, prefix: string, cwd: string, signal: AbortSignal): Promise<void> {
+  const env = toolchainEnv();
+  const names = (await runChecked(["tar", "-tzf", file], { cwd, env, signal, timeoutMs: 120_000 })).stdout.split("\n").filter(Boolean);
+  const long = (await runChecked(["tar", "-tvzf", file], { cwd, env, signal, timeoutMs: 120_000 })).stdout.split("\n").filter(Boolean);
+  if (names.length === 0 || names.length !== long.length) throw new CraftError("acquire", `the crate archive could not be listed consistently; it was not unpacked`);
+  names.forEach((name, i) => {
+    const type = long[i][0];
+    const normal = path.posix.normalize(name);
+    const escapes = name.startsWith("/") || normal.startsWith("..") || name.split("/").includes("..");
+    if (escapes || !(normal === prefix || normal.startsWith(`${prefix}/`))) {
+      throw new CraftError("acquire", `the crate archive has an entry outside ${prefix}/ ("${name}"); it was not unpacked`);
+    }
+    if (type !== "-" && type !== "d") {
+      throw new CraftError("acquire", `the crate archive has an entry that is not a plain file or directory ("${name}"); it was not unpacked`);
+    }
+  });
+}
+
+/** Downloads the published archive, verifies it, and unpacks it into a fresh git repository at `ws`. */
+async function fromArchive(client: CratesIoClient, crate: CrateInfo, ws: string, ctx: StageContext): Promise<{ url: string; commit: string }> {
+  const { name, version } = crate;
+  ctx.progress(`downloading ${name} ${version} from crates.io`);
+  let archive: Buffer;
+  try {
+    const record = await client.version(name, version, ctx.signal);
+    archive = await client.download(name, version, record.checksum, ctx.signal);
+  } catch (err) {
+    if (err instanceof CratesIoError) throw new CraftError("acquire", `crates.io: ${err.message}`);
+    throw err;
+  }
+  const downloads = inside(ctx.paths.dir, "download");
+  await mkdir(downloads, { recursive: true });
+  const file = path.join(downloads, `${name}-${version}.crate`);
+  await writeFile(file, archive);
+  const prefix = `${name}-${version}`;
+  await checkArchiveEntries(file, prefix, downloads, ctx.signal);
+  await rm(ws, { recursive: true, force: true });
+  await mkdir(ws, { recursive: true });
+  await runChecked(["tar", "-xzf", file, "-C", ws, "--strip-components=1", "--no-same-owner", "--no-same-permissions", prefix], {
+    cwd: downloads,
+    env: toolchainEnv(),
+    signal: ctx.signal,
+    timeoutMs: 120_000,
+  });
+  await rm(downloads, { recursive: true, force: true });
+  if (!existsSync(path.join(ws, "Cargo.toml"))) throw new CraftError("acquire", `the archive of ${name} ${version} has no Cargo.toml`);
+  const commit = await initRepo(ws, `${name} ${version} as published on crates.io`);
+  return { url: `${client.apiBase}/crates/${name}/${version}/download`, commit };
+}
+
+interface ForkOutcome {
+  fork?: Fork;
+  note?: string;
+}
+
+async function forkIfPossible(ctx: StageContext, repoUrl: string, deps: AcquireCrateDeps): Promise<ForkOutcome> {
+  const upstream = parseGithubRepo(repoUrl);
+  if (!ctx.config.github.token || !upstream) return {};
+  ctx.progress(`forking ${upstream.owner}/${upstream.repo} on GitHub`);
+  try {
+    const fork = await ensureFork(ctx.config, upstream, {
+      signal: ctx.signal,
+      readyTimeoutMs: deps.forkReadyTimeoutMs,
+      pollMs: deps.forkPollMs,
+    });
+    if (!fork) return { note: `the repository belongs to the GITHUB_TOKEN account: cloned it directly, nothing will be pushed` };
+    ctx.log(`acquire: ${fork.created ? "created" : "reusing"} the fork ${fork.url}`);
+    return { fork };
+  } catch (err) {
+    if (err instanceof ForkNotReadyError) throw new CraftError("acquire", err.message);
+    if (ctx.signal.aborted) throw err;
+    return { note: `could not fork on GitHub (${(err as Error).message}): cloned the upstream, nothing will be pushed` };
+  }
+}
+
+export function makeAcquireCrate(deps: AcquireCrateDeps = {}): StageFn {
+  return async (ctx, craft) => {
+    if (ctx.request.source) return {};
+    const crate = craft.crate;
+    if (!crate) throw new CraftError("acquire", `no crate was chosen to start from: give "crate" or "source"`);
+    const ws = ctx.paths.workspace;
+    await mkdir(path.dirname(ws), { recursive: true });
+    await rm(ws, { recursive: true, force: true });
+    const notes: string[] = [];
+    let forkFacts: Pick<SourceInfo, "fork" | "fork_created"> = {};
+
+    const repoUrl = crate.repository ? normalizeRepository(crate.repository) : undefined;
+    if (repoUrl && isGitUrl(repoUrl)) {
+      const { fork, note } = await forkIfPossible(ctx, repoUrl, deps);
+      if (note) notes.push(note);
+      if (fork) forkFacts = { fork: fork.url, fork_created: fork.created };
+      const cloneUrl = fork?.cloneUrl ?? repoUrl;
+      try {
+        const cloned = await cloneAtRelease(cloneUrl, ws, crate, ctx);
+        const found = await hasPackage(ws, crate.name, ctx.signal);
+        if (found.ok) {
+          if (cloned.note) notes.push(cloned.note);
+          if (found.version && found.version !== crate.version) notes.push(`the checked-out ${crate.name} is version ${found.version}, not ${crate.version}`);
+          await startBranch(ctx, craft.name);
+          const commit = await headCommit(ws);
+          const source: SourceInfo = {
+            url: repoUrl,
+            rev: cloned.rev,
+            commit,
+            base: commit,
+            origin: "git",
+            ...forkFacts,
+            ...(notes.length > 0 ? { note: notes.join("; ") } : {}),
+          };
+          ctx.log(`acquire: ${crate.name} from ${cloneUrl} at ${source.rev} (${source.commit})`);
+          return { crate, source, target: await locateTarget(ctx, { ...craft, crate }) };
+        }
+        notes.push(`${cloneUrl} does not hold the crate: ${found.why}; used the published archive instead`);
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        const why = (err as Error).message.split("\n").filter(Boolean).slice(0, 2).join(" ");
+        notes.push(`cloning ${cloneUrl} failed (${why}); used the published archive instead`);
+      }
+      ctx.log(`acquire: ${notes[notes.length - 1]}`);
+    } else {
+      notes.push(repoUrl ? `the repository "${repoUrl}" is not a git URL; used the published archive` : `${crate.name} names no repository; used the published archive`);
+    }
+
+    const client = deps.client ?? new CratesIoClient(ctx.config.cratesIoUrl);
+    const { url, commit } = await fromArchive(client, crate, ws, ctx);
+    await startBranch(ctx, craft.name);
+    ctx.log(`acquire: ${crate.name} ${crate.version} unpacked from ${url} (${commit})`);
+    const source: SourceInfo = { url, rev: crate.version, commit, base: commit, origin: "archive", ...forkFacts, note: notes.join("; ") };
+    return { crate, source, target: await locateTarget(ctx, { ...craft, crate }) };
+  };
+}
+
+export const acquireCrate: StageFn = makeAcquireCrate();
+
+export interface PushOutcome {
+  pushed: boolean;
+  branch?: string;
+  message: string;
+}
+
+/** Pushes the workspace's HEAD to flakebot/<tool> on the fork, when the craft has one. */
+export async function pushBranch(ctx: StageContext, craft: Craft): Promise<PushOutcome> {
+  const source = craft.source;
+  if (!source?.fork) return { pushed: false, message: "no fork: nothing pushed" };
+  if (source.origin !== "git") return { pushed: false, message: `the workspace came from the published archive, not from ${source.fork}: nothing pushed` };
+  const token = ctx.config.github.token;
+  if (!token) return { pushed: false, message: `GITHUB_TOKEN is not set: ${workBranch(craft.name)} was not pushed to ${source.fork}` };
+  const branch = workBranch(craft.name);
+  ctx.progress(`pushing ${branch} to ${source.fork}`);
+  await pushWithToken({ cwd: ctx.paths.workspace, url: source.fork, refspec: `HEAD:refs/heads/${branch}`, token, signal: ctx.signal, force: true });
+  ctx.log(`acquire: pushed ${branch} to ${source.fork}`);
+  return { pushed: true, branch, message: `pushed ${branch} to ${source.fork}` };
+}
+
+export interface DeleteForkOutcome {
+  deleted: boolean;
+  message: string;
+}
+
+/** Deletes the fork on dispose, only when this server created it. */
+export async function deleteFork(config: Config, source: SourceInfo | undefined, signal?: AbortSignal): Promise<DeleteForkOutcome> {
+  if (!source?.fork) return { deleted: false, message: "no fork" };
+  if (!source.fork_created) return { deleted: false, message: `kept the fork ${source.fork}: it existed before this server used it` };
+  const repo = parseGithubRepo(source.fork);
+  if (!repo) return { deleted: false, message: `kept ${source.fork}: not a GitHub repository URL` };
+  if (!config.github.token) return { deleted: false, message: `GITHUB_TOKEN is not set: delete the fork ${source.fork} on GitHub yourself` };
+  const outcome = await deleteRepo(config, repo, signal);
+  return outcome === "deleted"
+    ? { deleted: true, message: `deleted the fork ${source.fork}` }
+    : { deleted: false, message: `the fork ${source.fork} was already gone` };
+}

@@ -1,0 +1,209 @@
+// GitHub: forking an upstream repository, waiting until the fork answers, deleting a fork
+// this server created, and pushing a branch to it with the token kept out of every argv,
+// log and environment but that one git push's.
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Octokit } from "@octokit/rest";
+import type { Config } from "../config.js";
+import { runProcess } from "../exec/process.js";
+import { toolchainEnv } from "../exec/env.js";
+import { log } from "../log.js";
+import { USER_AGENT } from "./cratesio.js";
+
+export interface GithubRepo {
+  owner: string;
+  repo: string;
+}
+
+export interface Fork extends GithubRepo {
+  /** The fork's web URL, https://github.com/<owner>/<repo> (also a git URL). */
+  url: string;
+  cloneUrl: string;
+  /** False when the account already had this fork. */
+  created: boolean;
+}
+
+export class GithubError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = "GithubError";
+  }
+}
+
+/** A fork that GitHub accepted but that did not answer in time. */
+export class ForkNotReadyError extends GithubError {}
+
+const GITHUB_URL = /^(?:https?:\/\/(?:www\.)?github\.com\/|git@github\.com:|ssh:\/\/git@github\.com\/)([A-Za-z0-9-]+)\/([A-Za-z0-9._-]+?)(?:\.git)?(?:\/.*)?$/;
+
+/** owner/repo of a github.com URL (https, ssh, with .git or a /tree/... suffix); undefined otherwise. */
+export function parseGithubRepo(url: string): GithubRepo | undefined {
+  const m = GITHUB_URL.exec(url.trim());
+  if (!m || m[2] === "." || m[2] === "..") return undefined;
+  return { owner: m[1], repo: m[2] };
+}
+
+export function githubWebUrl(r: GithubRepo): string {
+  return `https://github.com/${r.owner}/${r.repo}`;
+}
+
+function octokit(config: Config, signal?: AbortSignal): Octokit {
+  if (!config.github.token) throw new GithubError("GITHUB_TOKEN is not set");
+  return new Octokit({
+    auth: config.github.token,
+    baseUrl: config.github.apiUrl,
+    userAgent: USER_AGENT,
+    request: { signal },
+    log: { debug: () => {}, info: () => {}, warn: (m: string) => log.warn(`github: ${m}`), error: (m: string) => log.error(`github: ${m}`) },
+  });
+}
+
+function statusOf(err: unknown): number | undefined {
+  const status = (err as { status?: unknown }).status;
+  return typeof status === "number" ? status : undefined;
+}
+
+function explain(err: unknown, what: string): GithubError {
+  const status = statusOf(err);
+  const detail = (err as Error).message ?? String(err);
+  const hint =
+    status === 401
+      ? "GITHUB_TOKEN was refused: check that it is valid"
+      : status === 403
+        ? "GITHUB_TOKEN may lack the permission (public_repo / repo, or fine-grained 'Administration' for forks and deletes)"
+        : status === 404
+          ? "no such repository, or the token cannot see it"
+          : "GitHub may be unreachable";
+  return new GithubError(`${what} failed${status ? ` (${status})` : ""}: ${detail}; ${hint}`, status);
+}
+
+export interface ForkOptions {
+  signal?: AbortSignal;
+  /** How long to wait for a new fork to answer. */
+  readyTimeoutMs?: number;
+  pollMs?: number;
+}
+
+/**
+ * The authenticated account's fork of `upstream`: the existing one when the account
+ * already has it, else a new one, waited for (bounded) until GitHub serves it.
+ * Returns undefined when the upstream belongs to the account itself (nothing to fork).
+ */
+export async function ensureFork(config: Config, upstream: GithubRepo, opts: ForkOptions = {}): Promise<Fork | undefined> {
+  const gh = octokit(config, opts.signal);
+  let me: string;
+  try {
+    me = (await gh.rest.users.getAuthenticated()).data.login;
+  } catch (err) {
+    throw explain(err, "reading the GitHub account of GITHUB_TOKEN");
+  }
+  if (me.toLowerCase() === upstream.owner.toLowerCase()) return undefined;
+  const upstreamName = `${upstream.owner}/${upstream.repo}`.toLowerCase();
+  try {
+    const { data } = await gh.rest.repos.get({ owner: me, repo: upstream.repo });
+    if (data.fork && data.parent?.full_name.toLowerCase() === upstreamName) {
+      return { owner: data.owner.login, repo: data.name, url: data.html_url, cloneUrl: data.clone_url, created: false };
+    }
+  } catch (err) {
+    if (statusOf(err) !== 404) throw explain(err, `looking for an existing fork ${me}/${upstream.repo}`);
+  }
+  let fork: Fork;
+  try {
+    const { data } = await gh.rest.repos.createFork({ owner: upstream.owner, repo: upstream.repo });
+    fork = { owner: data.owner.login, repo: data.name, url: data.html_url, cloneUrl: data.clone_url, created: true };
+  } catch (err) {
+    throw explain(err, `forking ${upstream.owner}/${upstream.repo}`);
+  }
+  await waitForRepo(gh, fork, opts);
+  return fork;
+}
+
+/** GitHub creates forks asynchronously: poll until the fork answers, for a bounded time. */
+async function waitForRepo(gh: Octokit, fork: Fork, opts: ForkOptions): Promise<void> {
+  const timeout = opts.readyTimeoutMs ?? 120_000;
+  const poll = opts.pollMs ?? 2_000;
+  const deadline = Date.now() + timeout;
+  let last = "";
+  for (;;) {
+    try {
+      await gh.rest.repos.get({ owner: fork.owner, repo: fork.repo });
+      return;
+    } catch (err) {
+      if (opts.signal?.aborted) throw err;
+      last = statusOf(err) ? `status ${statusOf(err)}` : (err as Error).message;
+    }
+    if (Date.now() + poll > deadline) {
+      throw new ForkNotReadyError(
+        `the fork ${fork.url} was created but did not become ready within ${Math.round(timeout / 1000)} s (last answer: ${last}); ` +
+          `try again in a minute (the fork will be reused), or unset GITHUB_TOKEN to clone the upstream without forking`,
+      );
+    }
+    await sleep(poll, undefined, { signal: opts.signal });
+  }
+}
+
+/** Deletes a repository; "gone" when it did not exist any more. */
+export async function deleteRepo(config: Config, repo: GithubRepo, signal?: AbortSignal): Promise<"deleted" | "gone"> {
+  try {
+    await octokit(config, signal).rest.repos.delete({ owner: repo.owner, repo: repo.repo });
+    return "deleted";
+  } catch (err) {
+    if (statusOf(err) === 404) return "gone";
+    throw explain(err, `deleting ${repo.owner}/${repo.repo}`);
+  }
+}
+
+// git asks GIT_ASKPASS for the user name and the password of an https remote. This helper
+// answers from a variable that only the push's own environment carries, so the token is
+// never in an argv (visible in ps), a log line, a config file or any other process's env.
+// It runs on node (no shell); GitHub takes any user name with a token as the password.
+const ASKPASS_SOURCE = `const prompt = process.argv[2] || "";
+process.stdout.write((/^username/i.test(prompt) ? "x-access-token" : (process.env.FLAKEBOT_PUSH_CREDENTIAL || "")) + "\\n");
+`;
+
+export async function writeAskpass(dir: string): Promise<string> {
+  const file = path.join(dir, "askpass.mjs");
+  await writeFile(file, `#!${process.execPath}\n${ASKPASS_SOURCE}`, { mode: 0o700 });
+  await chmod(file, 0o700);
+  return file;
+}
+
+export interface PushOptions {
+  cwd: string;
+  url: string;
+  /** e.g. HEAD:refs/heads/flakebot/tool */
+  refspec: string;
+  token: string;
+  signal?: AbortSignal;
+  force?: boolean;
+}
+
+/**
+ * git push with the token handed over by GIT_ASKPASS. It runs through runProcess rather
+ * than simple-git because simple-git refuses GIT_ASKPASS (and credential.helper) in its
+ * environment; `credential.helper=` empties the helper list so no configured helper
+ * stores the token on disk after the push succeeds.
+ */
+export async function pushWithToken(opts: PushOptions): Promise<void> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "flakebot-askpass-"));
+  try {
+    const askpass = await writeAskpass(dir);
+    const argv = ["git", "-c", "credential.helper=", "push", "--quiet", ...(opts.force ? ["--force"] : []), opts.url, opts.refspec];
+    const r = await runProcess(argv, {
+      cwd: opts.cwd,
+      env: toolchainEnv({ GIT_ASKPASS: askpass, FLAKEBOT_PUSH_CREDENTIAL: opts.token, GIT_TERMINAL_PROMPT: "0" }),
+      signal: opts.signal,
+      timeoutMs: 300_000,
+    });
+    if (r.exitCode !== 0) {
+      const why = r.timedOut ? "timed out" : r.aborted ? "was cancelled" : (r.stderr || r.stdout).trim().split("\n").slice(-5).join("\n");
+      throw new GithubError(`git push to ${opts.url} failed: ${why.split(opts.token).join("[redacted]")}`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -53,6 +53,7 @@ interface Item {
   meta?: string;
   bracket?: "<" | "[" | "";
   multiple: boolean;
+  /** The column its forms start at; deeper lines continue its description. */
   indent: number;
   description: string[];
 }
@@ -116,6 +117,16 @@ export function parseHelp(text: string): HelpParam[] {
   return params.slice(0, MAX_PARAMS);
 }
 
+/**
+ * The help text of a `--help` run: some programs print it on stderr (hexyl 0.8 does), so the
+ * stream that yields more parameters wins; stdout on a tie.
+ */
+export function pickHelpText(stdout: string, stderr: string): string {
+  if (!stderr.trim()) return stdout;
+  if (!stdout.trim()) return stderr;
+  return parseHelp(stderr).length > parseHelp(stdout).length ? stderr : stdout;
+}
+
 function normalize(text: string): string[] {
   return text
     .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "")
@@ -137,7 +148,7 @@ const indentOf = (line: string) => line.length - line.trimStart().length;
 // Option forms
 
 const SHORT = /^-([A-Za-z0-9?])(?![A-Za-z0-9-])/;
-const LONG = /^--([A-Za-z0-9][A-Za-z0-9_.-]*)/;
+const LONG = /^--([A-Za-z0-9][A-Za-z0-9_-]*)/;
 
 /** Parses the forms at the start of `s`; returns them and where the description starts. */
 export function parseForms(s: string): { forms: Form[]; rest: string } | undefined {
@@ -249,13 +260,15 @@ function scanItems(lines: string[]): { options: Item[]; positionals: Item[]; com
     if (body.startsWith("-") && indent <= optionIndent + 4 && section !== "usage" && !/example/.test(section)) {
       const parsed = parseForms(body);
       if (parsed) {
-        optionIndent = Math.min(optionIndent, indent);
-        current = { kind: "option", forms: parsed.forms, multiple: false, indent, description: [parsed.rest] };
+        // A long-only option is usually indented past the "-x, " of the others: its column is theirs.
+        const column = body.startsWith("--") && indent >= 4 ? indent - 4 : indent;
+        optionIndent = Math.min(optionIndent, column);
+        current = { kind: "option", forms: parsed.forms, multiple: false, indent: column, description: [parsed.rest] };
         options.push(current);
         continue;
       }
     }
-    if (current && indent > current.indent + 4) {
+    if (current && indent >= current.indent + 3) {
       current.description.push(body);
       continue;
     }

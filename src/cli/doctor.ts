@@ -213,18 +213,21 @@ async function checkBwrap(probe: Probe, config: Config): Promise<DoctorCheck[]> 
   if (config.sandbox === "off") {
     return [{ name: "bwrap", status: "warn", required, detail: `FLAKEBOT_SANDBOX=off: crafted tools run unsandboxed although bwrap is installed (${bin})`, fix: "unset FLAKEBOT_SANDBOX" }];
   }
-  const r = await run(probe, [bin, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-net", "true"]);
+  const trial = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-net", "true"];
+  const r = await run(probe, [bin, ...trial]);
   if (r.exitCode === 0) return [{ name: "bwrap", status: "ok", required, detail: `bwrap (${bin}) creates sandboxes: crafted tools run without network, read-only` }];
   return [{
     name: "bwrap",
     status: required ? "missing" : "warn",
     required,
     detail: `bwrap (${bin}) is installed but cannot create a sandbox (${failure(r)}): crafted tools will run unsandboxed`,
-    fix: await userNamespaceFix(),
+    fix: /namespace|uid map|not permitted|permission denied/i.test(r.stderr)
+      ? await userNamespaceFix()
+      : `bwrap ${trial.join(" ")}  # shows the error; fix what it reports`,
   }];
 }
 
-/** The sysctl that usually keeps bwrap from creating user namespaces on this kernel. */
+/** The setting that usually keeps bwrap from creating user namespaces on this kernel. */
 async function userNamespaceFix(): Promise<string> {
   const read = (p: string) => fs.readFile(p, "utf8").then((t) => t.trim(), () => undefined);
   if ((await read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")) === "1") return "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0";

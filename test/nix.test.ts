@@ -7,14 +7,24 @@ import fs from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
-import { runChecked } from "../src/exec/process.js";
+import { liveChildren, runChecked } from "../src/exec/process.js";
 import { craftedEnv } from "../src/exec/env.js";
 import { loadConfig } from "../src/config.js";
 import { toolPaths } from "../src/state/paths.js";
 import { CraftError, type StageContext } from "../src/craft/context.js";
 import type { Craft, TargetInfo } from "../src/craft/types.js";
 import { lookupBuild } from "../src/craft/cache.js";
-import { buildFlake, disposeNix, nixAvailable, nixPackage, prepareFlake, pushToCache, type PreparedFlake } from "../src/build/nix.js";
+import {
+  buildFlake,
+  disposeNix,
+  forkFlakeRef,
+  localFlakeRef,
+  nixAvailable,
+  nixPackage,
+  prepareFlake,
+  pushToCache,
+  type PreparedFlake,
+} from "../src/build/nix.js";
 import { FLAKE_NIX, flakeData, needsOpenssl } from "../src/build/flake-files.js";
 import { nixpkgsIncompatibility, runNix } from "../src/build/nix-cli.js";
 import { DEBIAN_REGISTRY, fixtureRepo, fixturesDir, testEnv, type TestEnv } from "./helpers/offline.js";
@@ -181,26 +191,22 @@ test("crafting the identical tree again reuses the store path", { skip }, async 
   assert.deepEqual(await disposeNix(root2), [], "disposing twice removes nothing");
 });
 
-test("a workspace member builds from its subdirectory", { skip }, async () => {
+test("a workspace member without Cargo.lock: the lock is generated at the workspace root", { skip }, async () => {
   const ws = await workspace("shout-workspace", "shout");
-  const flake = await prepareFlake({ workspace: ws, target: target("shout", "1.2.0", "shout", "crates/shout"), nixpkgs });
-  assert.equal(flake.data.root, "");
-  assert.equal(flake.data.subdir, "crates/shout");
-  const build = await buildFlake(flake, { gcroot: gcroot("shout") });
-  assert.equal(await run(build.binary, ["hi", "there"]), "HI THERE!!!\n");
-  assert.match(build.store_path!, /-shout-1\.2\.0$/);
-});
-
-test("a crate without Cargo.lock gets one generated and committed", { skip }, async () => {
-  const ws = await workspace("clapper", "clapper");
   assert.ok(!existsSync(path.join(ws, "Cargo.lock")));
   const lines: string[] = [];
-  const flake = await prepareFlake({ workspace: ws, target: target("clapper", "0.2.0", "clapper", "", false), nixpkgs, log: (l) => lines.push(l) });
+  const t = target("shout", "1.2.0", "shout", "crates/shout", false);
+  const flake = await prepareFlake({ workspace: ws, target: t, nixpkgs, log: (l) => lines.push(l) });
   assert.equal(flake.lockGenerated, true);
-  assert.ok((await gitLines(ws, ["ls-files"])).includes("Cargo.lock"));
-  assert.match(await fs.readFile(path.join(ws, "Cargo.lock"), "utf8"), /name = "clap"/);
-  const build = await buildFlake(flake, { gcroot: gcroot("clapper"), log: (l) => lines.push(l) });
-  assert.equal(await run(build.binary, ["--lines"], "one two\nthree\n"), "3 2\n");
+  assert.equal(flake.data.root, "");
+  assert.equal(flake.data.subdir, "crates/shout");
+  const tracked = await gitLines(ws, ["ls-files"]);
+  assert.ok(tracked.includes("Cargo.lock"), "the generated Cargo.lock is committed at the workspace root");
+  assert.ok(!existsSync(path.join(ws, "crates", "shout", "Cargo.lock")));
+  assert.match(await fs.readFile(path.join(ws, "Cargo.lock"), "utf8"), /name = "textkit"/);
+  const build = await buildFlake(flake, { gcroot: gcroot("shout"), log: (l) => lines.push(l) });
+  assert.equal(await run(build.binary, ["hi", "there"]), "HI THERE!!!\n");
+  assert.match(build.store_path!, /-shout-1\.2\.0$/);
 });
 
 test("crate and user text reaches Nix only as JSON data", { skip }, async () => {
@@ -250,7 +256,25 @@ test("a failing nix build is a package error carrying the build log", { skip }, 
   assert.ok(!existsSync(root), "no GC root for a failed build");
 });
 
-test("a push to an unreachable binary cache is reported, not fatal", { skip }, async () => {
+test("a cancelled nix build stops and says so", { skip }, async () => {
+  const ws = await workspace("hello", "cancelled");
+  const flake = await prepareFlake({ workspace: ws, target: target("hello-upper", "0.1.0", "hello-upper"), nixpkgs });
+  const abort = new AbortController();
+  abort.abort();
+  await assert.rejects(buildFlake(flake, { gcroot: gcroot("cancelled"), signal: abort.signal }), /cancelled/);
+  assert.equal(liveChildren(), 0, "no nix process left running");
+});
+
+test("flake references: the exact commit locally, a runnable reference for a fork", () => {
+  const commit = "0123456789abcdef0123456789abcdef01234567";
+  assert.equal(localFlakeRef("/state/tools/my tool/workspace", commit), `git+file:///state/tools/my%20tool/workspace?rev=${commit}&shallow=1`);
+  assert.equal(forkFlakeRef("https://github.com/someone/hexyl.git", commit, "flakebot/hex"), `github:someone/hexyl/${commit}`);
+  assert.equal(forkFlakeRef("https://git.example.org/a/b", commit, "flakebot/hex"), `git+https://git.example.org/a/b?ref=flakebot%2Fhex&rev=${commit}`);
+  assert.equal(forkFlakeRef("git@github.com:someone/hexyl.git", commit), `github:someone/hexyl/${commit}`);
+  assert.equal(forkFlakeRef("git@git.example.org:a/b.git", commit), undefined);
+});
+
+test("a failed push to the binary cache is reported, not fatal", { skip }, async () => {
   const lines: string[] = [];
   const ok = await pushToCache("/nix/store/00000000000000000000000000000000-missing", `file://${env.dir}/cache-2`, { log: (l) => lines.push(l) });
   assert.equal(ok, false);

@@ -96,7 +96,7 @@ export function localFlakeRef(workspace: string, commit: string): string {
  * for GitHub, `git+<url>?ref=<branch>&rev=<commit>` for another git URL.
  */
 export function forkFlakeRef(fork: string, commit: string, branch?: string): string | undefined {
-  const gh = /^https:\/\/github\.com\/([\w.-]+)\/([\w.-]+?)(?:\.git)?\/?$/.exec(fork);
+  const gh = /^(?:https:\/\/|ssh:\/\/git@|git@)github\.com[/:]([\w.-]+)\/([\w.-]+?)(?:\.git)?\/?$/.exec(fork);
   if (gh) return `github:${gh[1]}/${gh[2]}/${commit}`;
   if (!/^(https?|ssh|git|file):\/\//.test(fork)) return undefined;
   const ref = branch ? `ref=${encodeURIComponent(branch)}&` : "";

@@ -153,7 +153,8 @@ export function createModify(options: ModifyOptions = {}): StageFn {
     const target = craft.target ?? resolved.target;
     const acceptance = craft.acceptance ?? plan?.acceptance ?? [];
     const setup: CheckSetup = { target, run, acceptance, scratch: ctx.paths.scratch, sandboxed: sandboxEnabled(ctx.config) };
-    const base = craft.source?.base ?? (await headCommit(workspace));
+    const startHead = await headCommit(workspace);
+    const base = craft.source?.base ?? startHead;
     const meter = new LlmMeter(llm, craft.llm);
 
     // The crate as it came: what the LLM starts from, and the test counts it may not lower.
@@ -196,7 +197,6 @@ export function createModify(options: ModifyOptions = {}): StageFn {
     ];
 
     const commits: string[] = [];
-    const changedFiles = new Set<string>();
     let rounds = 0;
     let reads = 0;
     let last: RoundResult | undefined;
@@ -205,8 +205,7 @@ export function createModify(options: ModifyOptions = {}): StageFn {
     const checkRound = async (answer: ModifyAnswer): Promise<RoundResult> => {
       if (answer.edits.length) {
         try {
-          const applied = await applyEdits(workspace, answer.edits);
-          applied.changed.forEach((f) => changedFiles.add(f));
+          await applyEdits(workspace, answer.edits);
         } catch (err) {
           if (!(err instanceof EditRejected)) throw err;
           return { done: false, verdict: "rejected-edits", details: fenceJson("problems", err.problems), summary: `edits refused: ${err.problems.join("; ")}` };
@@ -253,7 +252,7 @@ export function createModify(options: ModifyOptions = {}): StageFn {
           summary: `acceptance tests failed: ${failing.join(", ")}`,
         };
       }
-      if (head !== base && tests.passed <= testsOld) {
+      if ((await changedSince(workspace, startHead)).length && tests.passed <= testsOld) {
         const why = `${tests.passed} tests pass now and ${testsOld} passed before the change`;
         return { done: false, verdict: "no-new-tests", details: why, summary: `the change adds no passing tests (${why})` };
       }
@@ -309,7 +308,7 @@ export function createModify(options: ModifyOptions = {}): StageFn {
     const testsNew = acceptedPassed;
     let diff = await diffSince(workspace, base);
     if (diff.length > DIFF_BYTES) diff = `${diff.slice(0, DIFF_BYTES)}\n[... diff cut at ${DIFF_BYTES} bytes]`;
-    const report: ModifyReport = { rounds, commits, tests_old: testsOld, tests_new: testsNew, changed_files: [...changedFiles] };
+    const report: ModifyReport = { rounds, commits, tests_old: testsOld, tests_new: testsNew, changed_files: await changedSince(workspace, startHead) };
     ctx.log(`modify: done in ${rounds} round(s): tests ${testsOld} -> ${testsNew}, acceptance ${finalAcceptance.passed}/${acceptance.length}`);
     return {
       target,
@@ -319,6 +318,12 @@ export function createModify(options: ModifyOptions = {}): StageFn {
       modify: report,
     } as Partial<Craft>;
   };
+}
+
+/** Files the commits since `from` changed, besides the lock file cargo may have written. */
+async function changedSince(workspace: string, from: string): Promise<string[]> {
+  const out = await git(workspace).raw(["diff", "--name-only", from, "HEAD"]);
+  return out.split("\n").filter((f) => f && f !== "Cargo.lock" && !f.endsWith("/Cargo.lock"));
 }
 
 function firstLine(report: object): string {

@@ -16,6 +16,7 @@ import { releaseBuild } from "./craft/cache.js";
 import { invokeBinary, type InvokeInput, type InvokeOutput } from "./exec/invoke.js";
 import { sandboxEnabled } from "./exec/sandbox.js";
 import { killAllChildren } from "./exec/process.js";
+import { killProcessesUnder } from "./exec/orphans.js";
 import type { LlmProvider } from "./llm/provider.js";
 
 /** A failure the caller can fix: reported as an isError result / a non-zero exit. */
@@ -79,7 +80,9 @@ export class Flakebot extends EventEmitter<AppEvents> {
 
   private async markInterrupted(craft: Craft): Promise<void> {
     const paths = this.store.paths(craft.name);
-    await fs.rm(paths.workspace, { recursive: true, force: true });
+    const killed = await killProcessesUnder(paths.dir);
+    if (killed.length) log.warn(`ended ${killed.length} process(es) left running by the interrupted craft "${craft.name}"`);
+    await removeTree(paths.workspace);
     const failed: Craft = {
       ...craft,
       status: "failed",
@@ -151,6 +154,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
     if (!request.source && !request.crate) {
       throw new UserError(`give "source" (a local cargo project or a git URL) or "crate" (a crates.io crate): discovery from instructions alone is not available in this build`);
     }
+    if (request.rev?.startsWith("-")) throw new UserError(`"rev" must be a branch, tag or commit, not an option: "${request.rev.slice(0, 60)}"`);
     const sandboxed = sandboxEnabled(this.config);
     const name = await this.claimName(request);
     const now = new Date().toISOString();
@@ -248,8 +252,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
       updated_at: new Date().toISOString(),
     };
     job.craft = failed;
-    const paths = this.store.paths(failed.name);
-    await fs.rm(paths.workspace, { recursive: true, force: true });
+    await removeTree(this.store.paths(failed.name).workspace).catch((e) => log.warn(`could not remove ${failed.name}'s workspace: ${(e as Error).message}`));
     if (!cancelled) await this.store.save(failed).catch(() => {});
     return failed;
   }
@@ -340,6 +343,11 @@ export class Flakebot extends EventEmitter<AppEvents> {
     await Promise.race([Promise.allSettled([...this.jobs.values()].map((j) => j.done)), new Promise((r) => setTimeout(r, 3000))]);
     killAllChildren();
   }
+}
+
+/** rm -rf that retries while a dying build still writes into the tree. */
+function removeTree(dir: string): Promise<void> {
+  return fs.rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
 }
 
 function processAlive(pid: number | undefined): boolean {

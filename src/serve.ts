@@ -30,6 +30,8 @@ export async function serve(): Promise<void> {
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("exit", () => killAllChildren());
+  // A stray rejection is a bug to log, not a reason to drop every client's tools.
+  process.on("unhandledRejection", (reason) => log.error(`unhandled rejection: ${(reason as Error)?.stack ?? String(reason)}`));
   await server.connect(new StdioServerTransport());
   log.info(`serving on stdio; home ${config.home}; ${ready.length} crafted tool(s) registered`);
 }

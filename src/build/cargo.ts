@@ -111,7 +111,7 @@ export function selectTarget(meta: Metadata, root: string, choice: TargetChoice,
     }
   }
   if (choice.bin) candidates = candidates.filter((p) => bins(p).includes(choice.bin!));
-  const all = candidates.flatMap((p) => bins(p).map((b) => `${p.name}/${b}`));
+  const all = candidates.flatMap((p) => bins(p).filter((b) => !choice.bin || b === choice.bin).map((b) => `${p.name}/${b}`));
   if (all.length === 0) {
     const known = pool.flatMap((p) => bins(p).map((b) => `${p.name}/${b}`));
     throw new Error(

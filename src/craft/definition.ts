@@ -56,6 +56,8 @@ export function inputShapeFor(_craft: Craft): z.ZodRawShape {
   return { ...rawInputShape };
 }
 
-export function inputJsonSchema(craft: Craft): unknown {
-  return z.toJSONSchema(z.object(inputShapeFor(craft)));
+/** The input schema as JSON Schema (without its "$schema" line), as tools/list shows it. */
+export function inputJsonSchema(craft: Craft): Record<string, unknown> {
+  const { $schema: _ignored, ...schema } = z.toJSONSchema(z.object(inputShapeFor(craft))) as Record<string, unknown>;
+  return schema;
 }

@@ -46,6 +46,7 @@ export const describeShape = {
       type: z.literal("object"),
       properties: z.record(z.string(), jsonSchemaProperty),
       required: z.array(z.string()).optional(),
+      additionalProperties: z.boolean().optional(),
     })
     .optional()
     .describe("The crafted tool's input JSON Schema"),

@@ -13,6 +13,16 @@ export function git(dir: string, signal?: AbortSignal, timeoutMs = 300_000): Sim
     config: IDENTITY,
     abort: signal,
     timeout: { block: timeoutMs },
+    // The environment is the operator's own (GIT_CONFIG_GLOBAL, GIT_SSH_COMMAND, an askpass
+    // helper for pushing to a fork): trusted. Options that come from requests are never
+    // passed through as options (a revision is checked not to start with "-").
+    unsafe: {
+      allowUnsafeConfigPaths: true,
+      allowUnsafeConfigEnvCount: true,
+      allowUnsafeSshCommand: true,
+      allowUnsafeAskPass: true,
+      allowUnsafeCredentialHelper: true,
+    },
   }).env(toolchainEnv({ GIT_TERMINAL_PROMPT: "0" }));
 }
 

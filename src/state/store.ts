@@ -105,6 +105,6 @@ export class Store {
   }
 
   async remove(name: string): Promise<void> {
-    await fs.rm(this.paths(name).dir, { recursive: true, force: true });
+    await fs.rm(this.paths(name).dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   }
 }

@@ -15,7 +15,8 @@ import { invokeBinary, OUTPUT_CAP_BYTES, type InvokeOutput } from "../src/exec/i
 import { runProcess } from "../src/exec/process.js";
 import { toolchainEnv } from "../src/exec/env.js";
 import { DEFAULT_LIMITS } from "../src/exec/limits.js";
-import { findBwrap, sandboxBuildArgv, toolUid } from "../src/exec/sandbox.js";
+import { findBwrap, rootsAccess, sandboxArgv, sandboxBuildArgv, sandboxWritePolicy, toolUid } from "../src/exec/sandbox.js";
+import { craftedEnv } from "../src/exec/env.js";
 import { toolPaths } from "../src/state/paths.js";
 import { fixturesDir, offlineCargoHome, tempDir } from "./helpers/offline.js";
 
@@ -266,6 +267,37 @@ describe("the sandbox against a hostile crafted tool", { skip: noBwrap }, () => 
     // JSON strings cannot carry bytes that are not UTF-8; a lone surrogate arrives as U+FFFD.
     const odd = await run(["args", "\uD800x"]);
     assert.equal(odd.stdout.trim().split("\n")[1], Buffer.from("\uFFFDx").toString("hex"));
+  });
+
+  test("the client's roots are readable, and writable only under FLAKEBOT_SANDBOX_WRITE=roots", async () => {
+    // A project under the (hidden) home directory, shared by the client as an MCP root.
+    const project = path.join(os.homedir(), `.flakebot-root-${randomBytes(4).toString("hex")}`);
+    await fs.mkdir(project);
+    await fs.writeFile(path.join(project, "input.txt"), secretValue);
+    const runWith = (access: { readOnly: string[]; writable: string[] }, args: string[]) =>
+      runProcess(sandboxArgv([binary, ...args], { scratch, ...access }), { cwd: scratch, env: craftedEnv(scratch), timeoutMs: 10_000 });
+    try {
+      const readOnly = rootsAccess([`file://${project}`], sandboxWritePolicy({}));
+      assert.deepEqual(readOnly, { readOnly: [project], writable: [] });
+      const read = await runWith(readOnly, ["read", path.join(project, "input.txt")]);
+      assert.equal(read.stdout, `read: ${secretValue}\n`);
+      const denied = await runWith(readOnly, ["write", path.join(project, "output.txt")]);
+      assert.match(denied.stdout, /denied: Read-only/);
+      assert.equal(existsSync(path.join(project, "output.txt")), false);
+
+      const writable = rootsAccess([`file://${project}`], sandboxWritePolicy({ FLAKEBOT_SANDBOX_WRITE: "roots" }));
+      assert.deepEqual(writable, { readOnly: [], writable: [project] });
+      const wrote = await runWith(writable, ["write", path.join(project, "output.txt")]);
+      assert.equal(wrote.exitCode, 0, wrote.stdout + wrote.stderr);
+      assert.equal(statSync(path.join(project, "output.txt")).uid, process.getuid?.(), "the file belongs to the user, like the rest of the project");
+      const elsewhere = await runWith(writable, ["write", path.join(os.homedir(), "flakebot-attack")]);
+      assert.match(elsewhere.stdout, /denied/);
+
+      assert.deepEqual(rootsAccess(["file:///", `file://${os.homedir()}`], "roots").writable, [], "/ and the home directory are never writable whole");
+      assert.throws(() => sandboxWritePolicy({ FLAKEBOT_SANDBOX_WRITE: "all" }), /FLAKEBOT_SANDBOX_WRITE/);
+    } finally {
+      await fs.rm(project, { recursive: true, force: true });
+    }
   });
 
   test("a NUL byte in an argument is refused before anything runs", async () => {

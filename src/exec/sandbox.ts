@@ -239,7 +239,9 @@ export function sandboxArgv(argv: string[], spec: SandboxSpec): string[] {
   const writable = absolute(spec.writable);
   const dropToUser = runningAsRoot() && writable.length === 0;
   const uid = toolUid(scratch);
-  if (dropToUser && statSync(scratch).uid !== uid) chownSync(scratch, uid, uid);
+  // The scratch directory belongs to whoever the program runs as (the policy may change).
+  const owner = dropToUser ? uid : process.getuid?.();
+  if (runningAsRoot() && owner !== undefined && statSync(scratch).uid !== owner) chownSync(scratch, owner, owner);
 
   const readOnly = absolute(spec.readOnly);
   if (path.isAbsolute(argv[0])) readOnly.push(path.dirname(path.resolve(argv[0])));

@@ -51,7 +51,15 @@ interface Scenario {
 
 let counter = 0;
 async function scenario(
-  opts: { plan?: Plan; modify?: CraftRequest["modify"]; llmEnv?: Record<string, string>; client?: ClientLlm; noLockfile?: boolean } = {},
+  opts: {
+    plan?: Plan;
+    modify?: CraftRequest["modify"];
+    llmEnv?: Record<string, string>;
+    client?: ClientLlm;
+    noLockfile?: boolean;
+    /** Rust source appended to src/main.rs and committed as upstream's. */
+    upstreamExtra?: string;
+  } = {},
 ): Promise<Scenario> {
   const t = await testEnv();
   const config = loadConfig({ ...t.env, FLAKEBOT_LLM: "auto", ...(opts.llmEnv ?? { GROQ_API_KEY: KEY, GROQ_BASE_URL: standIn.url }) });
@@ -73,6 +81,10 @@ async function scenario(
   const now = new Date().toISOString();
   const craft = { schema: 1, name, status: "building", message: "", request, created_at: now, updated_at: now, plan: opts.plan ?? planWith([REVERSE]) } as Craft;
   const git = async (args: string[]) => (await runChecked(["git", ...args], { cwd: paths.workspace, env })).stdout;
+  if (opts.upstreamExtra) {
+    await fs.appendFile(path.join(paths.workspace, "src/main.rs"), opts.upstreamExtra);
+    await git(["commit", "-qam", "upstream test"]);
+  }
   if (opts.noLockfile) await git(["rm", "-q", "Cargo.lock"]).then(() => git(["commit", "-qm", "no lock file"]));
   return { ctx, craft, workspace: paths.workspace, logs, git };
 }
@@ -217,6 +229,22 @@ test("an answer that deletes a test is refused, the LLM is told why, and the tes
   assert.equal(out.modify?.rounds, 2);
   assert.match(await fs.readFile(path.join(s.workspace, "src/main.rs"), "utf8"), /fn keeps_symbols\(\)/);
   assert.equal(out.tests?.passed, 3);
+});
+
+test("an upstream test that already failed may keep failing; a new failure may not", async () => {
+  const upstreamExtra = '\n#[cfg(test)]\nmod online {\n    #[test]\n    fn needs_network() {\n        panic!("no network here");\n    }\n}\n';
+  const s = await scenario({ upstreamExtra });
+  const failingNew: Edit = { ...NEW_TEST, replace: NEW_TEST.replace.replace('"cba"', '"abc"') };
+  standIn.push(answer([FLAG, REVERSED_FN, USE_REVERSED, failingNew], "add --reverse"));
+  standIn.push(answer([{ path: "src/main.rs", search: 'super::reversed("abc"), "abc"', replace: 'super::reversed("abc"), "cba"' }], "fix the test"));
+  const { out, requests } = await runModify(s);
+  assert.match(requests[0].body.messages[1].content, /"failing_tests": \[\s*"online::needs_network"\s*\]/);
+  const feedback = requests[1].body.messages.at(-1)!.content;
+  assert.match(feedback, /`cargo test --release` failed/);
+  assert.match(feedback, /"failing_tests": \[\s*"tests::reverses"\s*\]/);
+  assert.match(feedback, /"failing_before_the_change": \[\s*"online::needs_network"\s*\]/);
+  assert.deepEqual(out.tests, { passed: 3, failed: 1, acceptance_passed: 1, acceptance_failed: 0 });
+  assert.equal(out.modify?.rounds, 2);
 });
 
 test("invalid JSON, then a valid answer (through the OpenAI-compatible client)", async () => {

@@ -52,11 +52,13 @@ export function buildReport(build: BuildOutcome): object {
     : { output: clip(build.output, 4000) };
 }
 
-export function testReport(tests: TestOutcome): object {
+/** A test run as structured data; `known` failures (failing before any change) are set apart. */
+export function testReport(tests: TestOutcome, known: Set<string> = new Set()): object {
   return {
     passed: tests.passed,
     failed: tests.failed,
-    failing_tests: tests.failures,
+    failing_tests: tests.failures.filter((f) => !known.has(f)),
+    ...(known.size ? { failing_before_the_change: [...known] } : {}),
     ...(tests.diagnostics.length ? { compile_errors: tests.diagnostics.slice(0, MAX_ERRORS).map((d) => d.message) } : {}),
     output: clip(tests.output, 6000),
   };

@@ -340,8 +340,29 @@ test("clap 4 subcommands: a required command positional listing the commands", (
   ]);
 });
 
+const ARGH_HELP = `Usage: greet [--pretty] [-n <name>] [--times <count>] <file>
+
+Greets people.
+
+Positional Arguments:
+  file              the file to greet
+
+Options:
+  --pretty          whether to be pretty
+  -n, --name        the name
+  --times           how many times
+  --help, help      display usage information
+`;
+
+test("argh help: options whose values only the usage line shows", () => {
+  assert.deepEqual(
+    parseHelp(ARGH_HELP).map((x) => `${x.kind}:${x.name}:${x.type}:${x.required ?? ""}`),
+    ["flag:pretty:boolean:", "option:name:string:", "option:times:number:", "positional:file:string:true"],
+  );
+});
+
 test("every parameter name is a JSON property name and none is reserved", async () => {
-  const texts = [CLAP4_LONG_HELP, CLAP3_HELP, CLAP4_SUBCOMMANDS];
+  const texts = [CLAP4_LONG_HELP, CLAP3_HELP, CLAP4_SUBCOMMANDS, ARGH_HELP];
   for (const f of await fs.readdir(helpDir)) texts.push(await fixture(f));
   for (const text of texts) {
     const names = parseHelp(text).map((p) => p.name);

@@ -16,6 +16,10 @@ import { z } from "zod";
 import type { HelpParam } from "./types.js";
 import { PARAM_NAME, RESERVED_KEYS } from "./help.js";
 
+/** The argv order in one sentence, for tool descriptions and usage texts. */
+export const ARGV_ORDER =
+  "Named parameters become command-line arguments in a fixed order: flags and options in the order the tool's --help lists them, then positional arguments, then the raw `args`.";
+
 /** Parameters that can be exposed: valid, unreserved, unique names (first one wins). */
 export function usableParams(params: readonly HelpParam[]): HelpParam[] {
   const seen = new Set<string>();

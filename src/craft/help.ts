@@ -26,6 +26,7 @@ export const PARAM_NAME = /^[a-z][a-z0-9_]*$/;
 
 const MAX_DESCRIPTION = 400;
 const MAX_PARAMS = 200;
+const MAX_HELP_CHARS = 256 * 1024;
 
 /** Value names that mean a number when the help gives no default. */
 const NUMERIC_VALUE_NAMES = new Set([
@@ -66,7 +67,7 @@ interface UsageToken {
 
 export function parseHelp(text: string): HelpParam[] {
   if (!text || !text.trim()) return [];
-  const lines = normalize(text);
+  const lines = normalize(text.slice(0, MAX_HELP_CHARS));
   const usage = parseUsage(lines);
   const { options, positionals, commands } = scanItems(lines);
 
@@ -79,7 +80,7 @@ export function parseHelp(text: string): HelpParam[] {
 
   const flags = new Set<string>();
   for (const item of options) {
-    const p = optionParam(item, usage.requiredFlags);
+    const p = optionParam(item, usage);
     if (!p || flags.has(p.flag!)) continue; // the same option listed twice
     flags.add(p.flag!);
     add(p, p.name);
@@ -199,8 +200,8 @@ export function parseForms(s: string): { forms: Form[]; rest: string } | undefin
   }
 }
 
-function optionParam(item: Item, requiredFlags: Set<string>): HelpParam | undefined {
-  const { forms } = item;
+function optionParam(item: Item, usage: Usage): HelpParam | undefined {
+  const forms = item.forms.map((f) => (f.value === undefined && usage.valueFlags.has(f.text) ? { ...f, value: usage.valueFlags.get(f.text) } : f));
   const description = oneLine(item.description);
   if (forms.some((f) => f.text === "--help" || f.text === "--version")) return undefined;
   if (forms.length === 1 && (forms[0].text === "-h" || (forms[0].text === "-V" && /version/i.test(description)))) return undefined;
@@ -213,7 +214,7 @@ function optionParam(item: Item, requiredFlags: Set<string>): HelpParam | undefi
   if (valued) {
     p.type = valueType(valued.value!, description);
     if (forms.some((f) => f.multiple) || item.multiple) p.multiple = true;
-    if (forms.some((f) => requiredFlags.has(f.text))) p.required = true;
+    if (forms.some((f) => usage.requiredFlags.has(f.text))) p.required = true;
   }
   if (description) p.description = description;
   return p;
@@ -301,14 +302,19 @@ interface Usage {
   positionals: UsageToken[];
   /** Options written outside brackets (`--name <NAME>`): clap's required options. */
   requiredFlags: Set<string>;
+  /** Options the usage line shows with a value (`[-n <name>]`): argh lists them bare. */
+  valueFlags: Map<string, string>;
 }
 
 function parseUsage(lines: string[]): Usage {
-  const usage: Usage = { positionals: [], requiredFlags: new Set() };
+  const usage: Usage = { positionals: [], requiredFlags: new Set(), valueFlags: new Map() };
   const at = lines.findIndex((l) => /^\s*usage:/i.test(l));
   if (at < 0) return usage;
   let line = lines[at].replace(/^\s*usage:\s*/i, "");
   if (!line) line = (lines.slice(at + 1).find((l) => l.trim()) ?? "").trim();
+  for (const m of line.matchAll(/(?:^|[\s[(|])(--?[A-Za-z0-9][\w-]*)[= ](<[^<>]+>|[A-Z][A-Z0-9_-]*)/g)) {
+    usage.valueFlags.set(m[1], m[2].replace(/^<|>$/g, ""));
+  }
   const tokens = splitUsage(line).slice(1); // the first token is the program's name
   let afterOption = false;
   for (const raw of tokens) {

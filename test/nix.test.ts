@@ -256,6 +256,20 @@ test("a failing nix build is a package error carrying the build log", { skip }, 
   assert.ok(!existsSync(root), "no GC root for a failed build");
 });
 
+test("a nixpkgs that refuses the installed Nix gets a message that says what to do", { skip }, async () => {
+  const picky = path.join(env.dir, "nixpkgs-picky");
+  await fs.cp(stub, picky, { recursive: true });
+  const host = JSON.parse(await fs.readFile(path.join(stub, "host.json"), "utf8"));
+  await fs.writeFile(path.join(picky, "host.json"), JSON.stringify({ ...host, minNix: "99.0" }));
+  const ws = await workspace("hello", "picky");
+  const flake = await prepareFlake({ workspace: ws, target: target("hello-upper", "0.1.0", "hello-upper"), nixpkgs: `path:${picky}` });
+  await assert.rejects(buildFlake(flake, { gcroot: gcroot("picky") }), (err: unknown) => {
+    assert.ok(err instanceof CraftError);
+    assert.match(err.message, /requires Nix >= 99\.0.*upgrade Nix, or set FLAKEBOT_NIXPKGS=github:NixOS\/nixpkgs\/nixos-25\.05/);
+    return true;
+  });
+});
+
 test("a cancelled nix build stops and says so", { skip }, async () => {
   const ws = await workspace("hello", "cancelled");
   const flake = await prepareFlake({ workspace: ws, target: target("hello-upper", "0.1.0", "hello-upper"), nixpkgs });
@@ -353,7 +367,7 @@ test("an old Nix gets a clear message for a nixpkgs that needs 2.18, and none fo
   if (nix.version) assert.equal(nixpkgsIncompatibility(nix.version, pin), undefined);
 });
 
-test("nixAvailable reports the installed version, and says how to install when nix is missing", { skip }, async () => {
+test("nixAvailable reports the installed version; without nix the stage says how to install it", { skip }, async () => {
   const installed = (await runChecked(["nix", "--version"], { cwd: "/", env: process.env as Record<string, string> })).stdout;
   assert.ok(nix.version && installed.includes(nix.version));
   const path0 = process.env.PATH;
@@ -362,6 +376,13 @@ test("nixAvailable reports the installed version, and says how to install when n
     const missing = await nixAvailable();
     assert.equal(missing.available, false);
     assert.match(missing.reason ?? "", /not on PATH.*install Nix.*FLAKEBOT_BACKEND=cargo/);
+    const { ctx } = context("no-nix");
+    await assert.rejects(nixPackage(ctx, craftRecord("no-nix", target("hello-upper", "0.1.0", "hello-upper"), ctx.request)), (err: unknown) => {
+      assert.ok(err instanceof CraftError);
+      assert.equal(err.stage, "package");
+      assert.match(err.message, /install Nix/);
+      return true;
+    });
   } finally {
     process.env.PATH = path0;
   }

@@ -99,15 +99,15 @@ export function nixpkgsIncompatibility(nixVersion: string, nixpkgs: string): str
   if (compareVersions(nixVersion, NIXPKGS_2511_MIN_NIX) >= 0) return undefined;
   const branch = BRANCH.exec(nixpkgs);
   const tooNew = branch ? Number(branch[1]) * 100 + Number(branch[2]) >= 2511 : ROLLING.test(nixpkgs);
-  return tooNew ? tooOldMessage(nixVersion, nixpkgs) : undefined;
+  return tooNew
+    ? `nixpkgs ${nixpkgs} needs Nix ${NIXPKGS_2511_MIN_NIX} or newer and Nix ${nixVersion} is installed: ` +
+      `upgrade Nix, or set FLAKEBOT_NIXPKGS=${NIXPKGS_FOR_OLD_NIX} (the last nixpkgs release that supports it)`
+    : undefined;
 }
 
-export function tooOldMessage(nixVersion: string, nixpkgs: string): string {
-  return (
-    `nixpkgs ${nixpkgs} needs Nix ${NIXPKGS_2511_MIN_NIX} or newer and Nix ${nixVersion} is installed: ` +
-    `upgrade Nix, or set FLAKEBOT_NIXPKGS=${NIXPKGS_FOR_OLD_NIX} (the last nixpkgs release that supports it)`
-  );
+/** nixpkgs' own refusal of an old Nix in a nix error ("requires Nix >= 2.18.0"), in words; else undefined. */
+export function nixpkgsRefusal(output: string): string | undefined {
+  const m = /requires Nix >= ?([\d.]+)/.exec(output);
+  if (!m) return undefined;
+  return `the nixpkgs in use refuses this Nix (it requires Nix >= ${m[1]}): upgrade Nix, or set FLAKEBOT_NIXPKGS=${NIXPKGS_FOR_OLD_NIX}`;
 }
-
-/** nixpkgs' own refusal of an old Nix, as it appears in an evaluation error. */
-export const NIXPKGS_REFUSES_NIX = /requires Nix >= ?([\d.]+)/;

@@ -160,7 +160,7 @@ function isWithin(p: string, dir: string): boolean {
   return p === dir || p.startsWith(dir === "/" ? "/" : dir + path.sep);
 }
 
-/** Ancestors of `p` (not `p` itself) that other users cannot cross: hidden when we drop to one. */
+/** Ancestors of `p` (not `p` itself) that other users cannot cross. */
 function privateAncestors(p: string): string[] {
   const out: string[] = [];
   for (let dir = path.dirname(p); dir !== path.dirname(dir); dir = path.dirname(dir)) {
@@ -179,7 +179,7 @@ interface Layout {
   hide: string[];
   /** Hidden directories that the program may still write into (a throwaway tmpfs). */
   scratchMasks?: Set<string>;
-  /** Chosen before the mounts, because a program that runs as another user needs more hidden. */
+  /** Run the program as its tool's own user (the server is root and nothing needs its files). */
   dropToUser: boolean;
 }
 
@@ -197,9 +197,9 @@ function bwrapArgs(layout: Layout, network: SandboxNetwork, cwd: string): string
   if (!bwrap) throw new Error("bwrap is not installed: install it (apt-get install -y bubblewrap) or set FLAKEBOT_SANDBOX=off");
   const home = path.resolve(os.homedir());
   const hidden = new Set([...layout.hide, "/run", ...(home !== "/" ? [home] : [])]);
-  if (layout.dropToUser) {
-    for (const p of [...layout.writable, ...layout.readOnly]) for (const a of privateAncestors(p)) hidden.add(a);
-  }
+  // A directory others may not enter is private (FLAKEBOT_HOME/tools, a mkdtemp): hide its
+  // other contents. A program that runs as another user could not even cross it otherwise.
+  for (const p of [...layout.writable, ...layout.readOnly]) for (const a of privateAncestors(p)) hidden.add(a);
   const plan = new MountPlan();
   // Outer directories first, so inner ones are mounted on top of them.
   const byDepth = (a: string, b: string) => a.split(path.sep).length - b.split(path.sep).length;

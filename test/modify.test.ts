@@ -321,6 +321,17 @@ test("the token budget running out is a clear modify error", async () => {
   });
 });
 
+test("an LLM endpoint that fails is a clear modify error without the key", async () => {
+  const s = await scenario();
+  standIn.push({ status: 401, message: `Invalid API Key: ${KEY}` });
+  await assert.rejects(runModify(s), (err: Error) => {
+    assert.ok(err instanceof CraftError && err.stage === "modify");
+    assert.match(err.message, /Groq call failed with HTTP 401/);
+    assert.ok(!err.message.includes(KEY));
+    return true;
+  });
+});
+
 test('modify "always" without an LLM says what to set', async () => {
   const s = await scenario({ modify: "always", llmEnv: { FLAKEBOT_LLM: "none" } });
   await assert.rejects(runModify(s), (err: Error) => err instanceof CraftError && err.stage === "modify" && /GROQ_API_KEY/.test(err.message) && /sampling/.test(err.message));

@@ -19,6 +19,7 @@ import { sandboxEnabled } from "../exec/sandbox.js";
 import { askJson, LlmMeter, StructuredAnswerError } from "../llm/structured.js";
 import { fence, fenceJson, renderPrompt } from "../llm/prompts.js";
 import type { ChatMessage } from "../llm/provider.js";
+import { LlmCallError } from "../llm/chat.js";
 
 export interface ModifyOptions {
   /** Rounds of edits that are applied and checked (default 6). */
@@ -276,6 +277,7 @@ export function createModify(options: ModifyOptions = {}): StageFn {
         ({ value: answer, text } = await askJson(llm, { system, messages, schema: ModifyAnswerSchema, meter, maxTokens: 16_384, signal: ctx.signal }));
       } catch (err) {
         if (err instanceof StructuredAnswerError) throw new CraftError("modify", `${err.message}. Try another model (FLAKEBOT_MODEL) or retry`);
+        if (err instanceof LlmCallError) throw new CraftError("modify", `${err.message} (after ${rounds} round(s))`);
         throw err;
       }
       messages.push({ role: "assistant", content: text });

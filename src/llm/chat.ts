@@ -42,3 +42,14 @@ export function providerError(provider: string, err: unknown, secrets: string[])
           : "";
   return new LlmCallError(`${provider} call failed${status ? ` with HTTP ${status}` : ""}: ${text}${hint}`, status);
 }
+
+/**
+ * Groq answers HTTP 400 `json_validate_failed` when the model's output in JSON mode was not
+ * JSON: that is a bad answer to retry, not a failed call. Returns the model's text then.
+ */
+export function failedJsonGeneration(err: unknown): string | undefined {
+  const e = err as { status?: number; error?: { code?: string; failed_generation?: string; error?: { code?: string; failed_generation?: string } } };
+  if (e?.status !== 400) return undefined;
+  const body = e.error?.error ?? e.error;
+  return body?.code === "json_validate_failed" ? (body.failed_generation ?? "") : undefined;
+}

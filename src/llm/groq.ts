@@ -3,7 +3,7 @@
 import Groq from "groq-sdk";
 import { DEFAULT_GROQ_MODEL, type Config } from "../config.js";
 import type { Completion, CompletionRequest, LlmProvider } from "./provider.js";
-import { providerError, SEED, toChatMessages } from "./chat.js";
+import { failedJsonGeneration, providerError, SEED, toChatMessages } from "./chat.js";
 
 export function createGroqProvider(config: Pick<Config, "groq" | "model">): LlmProvider {
   const apiKey = config.groq.apiKey;
@@ -34,6 +34,8 @@ export function createGroqProvider(config: Pick<Config, "groq" | "model">): LlmP
           ms: Math.round(performance.now() - started),
         };
       } catch (err) {
+        const failed = failedJsonGeneration(err);
+        if (failed !== undefined) return { text: failed, promptTokens: 0, completionTokens: 0, ms: Math.round(performance.now() - started) };
         throw providerError("Groq", err, [apiKey]);
       }
     },

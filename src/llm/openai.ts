@@ -4,7 +4,7 @@
 import OpenAI from "openai";
 import type { Config } from "../config.js";
 import type { Completion, CompletionRequest, LlmProvider } from "./provider.js";
-import { providerError, SEED, toChatMessages } from "./chat.js";
+import { failedJsonGeneration, providerError, SEED, toChatMessages } from "./chat.js";
 
 const KEYLESS = "no-key";
 
@@ -42,6 +42,8 @@ export function createOpenAiProvider(config: Pick<Config, "openai" | "model">): 
           ms: Math.round(performance.now() - started),
         };
       } catch (err) {
+        const failed = failedJsonGeneration(err);
+        if (failed !== undefined) return { text: failed, promptTokens: 0, completionTokens: 0, ms: Math.round(performance.now() - started) };
         throw providerError("the OpenAI-compatible endpoint", err, apiKey ? [apiKey] : []);
       }
     },

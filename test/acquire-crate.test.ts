@@ -9,7 +9,7 @@ import path from "node:path";
 import { CraftError } from "../src/craft/context.js";
 import { makeAcquireCrate, pushBranch, deleteFork } from "../src/craft/acquire-crate.js";
 import { CratesIoClient } from "../src/sources/cratesio.js";
-import { writeAskpass } from "../src/sources/github.js";
+import { pushWithToken, writeAskpass } from "../src/sources/github.js";
 import { cargoBuild } from "../src/build/cargo.js";
 import { runChecked, runProcess } from "../src/exec/process.js";
 import { craftedEnv } from "../src/exec/env.js";
@@ -17,6 +17,7 @@ import type { Craft, CrateInfo } from "../src/craft/types.js";
 import { fixturesDir, tempDir } from "./helpers/offline.js";
 import { makeCrateArchive, startCratesIo, type CratesIoStandIn, type StandInCrate } from "./fixtures/far-ends/cratesio.js";
 import { startGithub, type GithubStandIn } from "./fixtures/far-ends/github.js";
+import { startGitHttp } from "./fixtures/far-ends/git-http.js";
 import { duoUpstream, hexCatalogue, hexylUpstream, stageSetup, useOfflineWorld } from "./fixtures/far-ends/upstreams.js";
 
 const TOKEN = "ghp_standin_token_0123456789";
@@ -275,4 +276,34 @@ test("the push credential reaches git only through the askpass helper's environm
   assert.equal((await ask("Password for 'https://x-access-token@github.com': ", { FLAKEBOT_PUSH_CREDENTIAL: TOKEN })).stdout, `${TOKEN}\n`);
   assert.equal((await ask("Password for 'https://github.com': ", {})).stdout, "\n");
   await fs.rm(dir, { recursive: true, force: true });
+});
+
+test("a push over HTTPS-style auth: git gets the token from the askpass helper, and a wrong token is a clear error without it", async () => {
+  const root = await tempDir("flakebot-git-http-");
+  const env = process.env as Record<string, string>;
+  await runChecked(["git", "clone", "--bare", "--quiet", path.join(reposRoot, "sharkdp", "hexyl"), path.join(root, "me", "hexyl.git")], { cwd: root, env });
+  const server = await startGitHttp(root, TOKEN);
+  closers.push(() => server.close());
+  const ws = path.join(root, "ws");
+  await runChecked(["git", "clone", "--quiet", path.join(reposRoot, "sharkdp", "hexyl"), ws], { cwd: root, env });
+  await fs.writeFile(path.join(ws, "NOTE.md"), "pushed over http\n");
+  await gitOut(ws, ["add", "NOTE.md"]);
+  await gitOut(ws, ["commit", "-q", "-m", "note"]);
+  const head = await gitOut(ws, ["rev-parse", "HEAD"]);
+  const url = `${server.url}/me/hexyl.git`;
+
+  await pushWithToken({ cwd: ws, url, refspec: "HEAD:refs/heads/flakebot/http", token: TOKEN, force: true });
+  assert.equal(await gitOut(path.join(root, "me", "hexyl.git"), ["rev-parse", "refs/heads/flakebot/http"]), head);
+  assert.ok(server.refused >= 1, "git first tried without credentials, as against GitHub");
+  assert.ok(server.users.length > 0 && server.users.every((u) => u === "x-access-token"));
+  // no credential helper kept the token: nothing was written to the git config or HOME
+  assert.ok(!existsSync(path.join(process.env.HOME!, ".git-credentials")));
+
+  const wrong = "ghp_wrong_token_9876543210";
+  await assert.rejects(pushWithToken({ cwd: ws, url, refspec: "HEAD:refs/heads/flakebot/other", token: wrong }), (err: Error) => {
+    assert.match(err.message, new RegExp(`git push to ${url.replace(/[.]/g, "\\.")} failed: .*Authentication failed`, "s"));
+    assert.ok(!err.message.includes(wrong));
+    return true;
+  });
+  await fs.rm(root, { recursive: true, force: true });
 });

@@ -4,6 +4,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { CraftError } from "../src/craft/context.js";
+import type { Craft } from "../src/craft/types.js";
 import { makeDiscover, isOsiLicense } from "../src/craft/discover.js";
 import { queriesFromInstructions } from "../src/craft/keywords.js";
 import { CratesIoClient, USER_AGENT, newestUsableVersion } from "../src/sources/cratesio.js";
@@ -93,6 +94,33 @@ test("an LLM pick among the ranked candidates is honoured, and a pick outside th
   assert.deepEqual(seen[0].slice(0, 2), ["hexyl", "hexpeek"]);
   const stray = await makeDiscover({ client: quickClient(s.url), pick: async () => ({ name: "left-pad", reason: "?" }) })(ctx, craft);
   assert.equal(stray.crate!.name, "hexyl");
+  const broken = setup(s.url);
+  const fallback = await makeDiscover({
+    client: quickClient(s.url),
+    pick: async () => {
+      throw new Error("the LLM answered nonsense");
+    },
+  })(broken.ctx, broken.craft);
+  assert.equal(fallback.crate!.name, "hexyl");
+  assert.match(broken.lines.join("\n"), /choosing among the candidates failed \(the LLM answered nonsense\); taking the best ranked, hexyl/);
+});
+
+test("the plan's queries, when there is a plan, are searched instead of keywords", async () => {
+  const s = await standIn();
+  const { ctx, craft } = setup(s.url);
+  // the LLM engineer's plan stage records { plan: { queries, ... } } on the craft
+  const planned = { ...craft, plan: { queries: ["hex viewer"] } } as Craft;
+  const result = await makeDiscover({ client: quickClient(s.url) })(ctx, planned);
+  assert.equal(result.crate!.name, "hexyl");
+  const searched = s.requests.filter((r) => r.path.startsWith("/api/v1/crates?")).map((r) => new URL(r.path, s.url).searchParams.get("q"));
+  assert.deepEqual(searched, ["hex viewer"]);
+  assert.match(result.candidates![0].reason, /matches "hex" in name\/description, "viewer" in description/);
+
+  const nothing = setup(s.url);
+  await assert.rejects(
+    makeDiscover({ client: quickClient(s.url) })(nothing.ctx, { ...nothing.craft, plan: { queries: ["quantum teleporter"] } } as Craft),
+    /crates\.io found no crate for "quantum teleporter": describe the tool differently, or give "crate" \(a crates\.io name\) or "source"/,
+  );
 });
 
 test("a named crate skips the search; a source skips discovery", async () => {

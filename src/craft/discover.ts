@@ -15,6 +15,7 @@ import {
 
 export interface RankedCandidate extends Candidate {
   score: number;
+  description?: string;
   bins: string[];
   repository?: string;
   license?: string;
@@ -158,7 +159,18 @@ export function rankCandidates(found: CrateDetails[], queries: string[], now = D
       match.where.length > 0 ? `matches ${match.where.join(", ")}` : "matches none of the query words",
       `score ${score.toFixed(1)}`,
     ].join("; ");
-    ranked.push({ name: c.name, version: version.num, downloads: c.downloads, reason, score, bins, repository, license, details });
+    ranked.push({
+      name: c.name,
+      version: version.num,
+      downloads: c.downloads,
+      reason,
+      score,
+      description: c.description ?? undefined,
+      bins,
+      repository,
+      license,
+      details,
+    });
   }
   ranked.sort((a, b) => b.score - a.score || b.downloads - a.downloads);
   return { ranked, rejected };
@@ -269,12 +281,18 @@ export function makeDiscover(deps: DiscoverDeps = {}): StageFn {
     const top = ranked.slice(0, 5);
     let chosen = top[0];
     if (deps.pick && top.length > 1) {
-      const pick = await deps.pick(top, ctx);
-      const match = top.find((c) => c.name === pick.name);
-      if (match) {
+      let pick: { name: string; reason: string } | undefined;
+      try {
+        pick = await deps.pick(top, ctx);
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        ctx.log(`discover: choosing among the candidates failed (${(err as Error).message}); taking the best ranked, ${chosen.name}`);
+      }
+      const match = pick && top.find((c) => c.name === pick.name);
+      if (pick && match) {
         chosen = match;
         if (pick.reason) match.reason = `${match.reason}; chosen: ${pick.reason}`;
-      } else {
+      } else if (pick) {
         ctx.log(`discover: the pick "${pick.name}" is not among the candidates; taking the best ranked, ${chosen.name}`);
       }
     }

@@ -14,7 +14,7 @@ import { randomBytes } from "node:crypto";
 import { invokeBinary, OUTPUT_CAP_BYTES, type InvokeOutput } from "../src/exec/invoke.js";
 import { runProcess } from "../src/exec/process.js";
 import { toolchainEnv } from "../src/exec/env.js";
-import { DEFAULT_LIMITS } from "../src/exec/limits.js";
+import { DEFAULT_LIMITS, limitsFromEnv } from "../src/exec/limits.js";
 import { findBwrap, rootsAccess, sandboxArgv, sandboxBuildArgv, sandboxWritePolicy, toolUid } from "../src/exec/sandbox.js";
 import { craftedEnv } from "../src/exec/env.js";
 import { toolPaths } from "../src/state/paths.js";
@@ -56,6 +56,11 @@ async function until(check: () => boolean, ms: number): Promise<boolean> {
     await new Promise((r) => setTimeout(r, 50));
   }
   return check();
+}
+
+/** Killed by `signal`: bwrap reports its program's death by a signal as exit code 128 + N. */
+function endedBy(r: { signal?: string; exitCode: number | null }, ...signals: NodeJS.Signals[]): boolean {
+  return signals.some((s) => r.signal === s || r.exitCode === 128 + os.constants.signals[s]);
 }
 
 const field = (out: InvokeOutput, key: string) => new RegExp(`^${key}: (.*)$`, "m").exec(out.stdout)?.[1];
@@ -214,6 +219,38 @@ describe("the sandbox against a hostile crafted tool", { skip: noBwrap }, () => 
     assert.match(field(r, "refused") ?? "", /temporarily unavailable/i, "the process limit stopped the bomb");
     assert.ok(during <= DEFAULT_LIMITS.processes, `${during} bomb processes were alive at once`);
     assert.ok(await until(() => processesWith(binary).length === 0, 3_000), `${processesWith(binary).length} bomb processes outlived the call`);
+  });
+
+  test("configured limits hold: memory, file size, CPU time, processes", async () => {
+    const limits = limitsFromEnv({
+      FLAKEBOT_LIMIT_MEMORY_MB: "256",
+      FLAKEBOT_LIMIT_FILE_MB: "10",
+      FLAKEBOT_LIMIT_CPU_SECONDS: "1",
+      FLAKEBOT_LIMIT_PROCESSES: "32",
+    });
+    assert.deepEqual(limits, { memoryBytes: 256 * 1048576, fileBytes: 10 * 1048576, cpuSeconds: 1, processes: 32 });
+    assert.throws(() => limitsFromEnv({ FLAKEBOT_LIMIT_MEMORY_MB: "lots" }), /FLAKEBOT_LIMIT_MEMORY_MB="lots" is not a positive whole number/);
+    const runLimited = (args: string[]) =>
+      runProcess(sandboxArgv([binary, ...args], { scratch, limits }), { cwd: scratch, env: craftedEnv(scratch), timeoutMs: 20_000 });
+
+    const memory = await runLimited(["alloc", "1024"]);
+    assert.equal(memory.exitCode, 1, memory.stdout + memory.stderr);
+    assert.ok(Number(/refused_after_mb: (\d+)/.exec(memory.stdout)?.[1]) < 256, memory.stdout);
+
+    const file = await runLimited(["bigfile", "50"]);
+    assert.ok(endedBy(file, "SIGXFSZ"), `exit ${file.exitCode} ${file.signal ?? ""}: ${file.stdout}`);
+    assert.equal(statSync(path.join(scratch, "big.bin")).size, 10 * 1048576);
+    await fs.rm(path.join(scratch, "big.bin"));
+
+    const cpu = await runLimited(["spin"]);
+    assert.equal(cpu.timedOut, false, "the CPU limit, not the 20 s timeout, stopped it");
+    assert.ok(endedBy(cpu, "SIGKILL", "SIGXCPU"), `exit ${cpu.exitCode} ${cpu.signal ?? ""}`);
+    assert.ok(cpu.durationMs < 10_000, `took ${cpu.durationMs} ms`);
+
+    if (asRoot) {
+      const bomb = await runProcess(sandboxArgv([binary, "forkbomb"], { scratch, limits }), { cwd: scratch, env: craftedEnv(scratch), timeoutMs: 3_000 });
+      assert.equal(Number(/spawned: (\d+)/.exec(bomb.stdout)?.[1]), 31, bomb.stdout);
+    }
   });
 
   test("a flood of output is cut off and truncated, with bounded memory", async () => {

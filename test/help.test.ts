@@ -413,6 +413,15 @@ test("buildArgv: documented order, false flags and absent values left out, raw a
   assert.deepEqual(buildArgv(pos, { file: "$(rm -rf /); `x` | y" }), ["$(rm -rf /); `x` | y"]);
 });
 
+test("positionals follow the usage line's order, and argv refuses a gap before a given one", () => {
+  const params = parseHelp("Usage: tool <COMMAND> [FILE]\n\nArguments:\n  [FILE]  The file\n");
+  assert.deepEqual(params.map((p) => `${p.name}:${p.required}`), ["command:true", "file:false"]);
+  assert.deepEqual(buildArgv(params, { file: "f", command: "c" }), ["c", "f"]);
+  const tagger = parseHelp(CLAP3_HELP);
+  assert.deepEqual(buildArgv(tagger, { tag: "t", path: ["a", "b"] }), ["t", "a", "b"]);
+  assert.throws(() => buildArgv(tagger, { path: ["a"] }), /path needs tag too: positional arguments are filled in order/);
+});
+
 test("buildArgv rejects values of the wrong type with a clear error", () => {
   const params = parseHelp(CLAP4_LONG_HELP);
   assert.throws(() => buildArgv(params, { verbose: "yes" }), (e: Error) => e instanceof ParamValueError && /verbose is a flag/.test(e.message));

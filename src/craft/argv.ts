@@ -11,7 +11,9 @@
 // flag, so it is attached instead: `--opt=-5` (or `-n-5` for an option with only a short
 // form). A positional value starting with "-" (other than "-" itself, which conventionally
 // means standard input) puts "--" before the positionals, after which the program reads every
-// remaining item, the raw `args` included, as a positional.
+// remaining item, the raw `args` included, as a positional. Positionals are filled in order,
+// so a value for one whose earlier positional is absent is refused (ParamValueError) rather
+// than silently landing in the earlier slot.
 import { z } from "zod";
 import type { HelpParam } from "./types.js";
 import { PARAM_NAME, RESERVED_KEYS } from "./help.js";
@@ -81,10 +83,16 @@ export function buildArgv(params: readonly HelpParam[], values: Record<string, u
     }
   }
   const positionals: string[] = [];
+  let skipped: HelpParam | undefined;
   for (const p of usable) {
     if (p.kind !== "positional") continue;
     const v = values[p.name];
-    if (v === undefined || v === null) continue;
+    if (v === undefined || v === null) {
+      skipped ??= p;
+      continue;
+    }
+    // Positionals are filled in order: a value after a gap would land in the earlier slot.
+    if (skipped) throw new ParamValueError(`${p.name} needs ${skipped.name} too: positional arguments are filled in order`);
     positionals.push(...valueItems(p, v));
   }
   if (positionals.some((item) => item.startsWith("-") && item !== "-")) argv.push("--");

@@ -86,24 +86,19 @@ export function parseHelp(text: string): HelpParam[] {
     add(p, p.name);
   }
 
-  // Positionals: the ARGS section's order and descriptions, the usage line's requiredness;
-  // without an ARGS section, the usage line alone.
-  const seen = new Set<string>();
-  const fromSection = positionals.map((item) => {
-    const meta = item.meta!;
-    seen.add(meta.toLowerCase());
-    const u = usage.positionals.find((t) => t.name.toLowerCase() === meta.toLowerCase());
-    return {
-      name: meta,
-      required: u ? u.required : item.bracket !== "[",
-      multiple: u ? u.multiple || item.multiple : item.multiple,
-      description: oneLine(item.description),
-    };
+  // Positionals in the usage line's order (the order argv fills them), with the ARGS
+  // section's descriptions; ARGS entries the usage line lacks follow in their own order.
+  const described = new Map(positionals.map((item) => [item.meta!.toLowerCase(), item]));
+  const ordered = usage.positionals.map((t) => {
+    const item = described.get(t.name.toLowerCase());
+    described.delete(t.name.toLowerCase());
+    const description = item ? oneLine(item.description) : isCommandWord(t.name) && commands.length ? `one of: ${commands.join(", ")}` : "";
+    return { ...t, multiple: t.multiple || !!item?.multiple, description };
   });
-  const fromUsage = usage.positionals
-    .filter((t) => !seen.has(t.name.toLowerCase()))
-    .map((t) => ({ ...t, description: isCommandWord(t.name) && commands.length ? `one of: ${commands.join(", ")}` : "" }));
-  for (const pos of [...fromSection, ...fromUsage]) {
+  for (const item of described.values()) {
+    ordered.push({ name: item.meta!, required: item.bracket !== "[", multiple: item.multiple, description: oneLine(item.description) });
+  }
+  for (const pos of ordered) {
     const p: HelpParam = {
       name: "",
       kind: "positional",

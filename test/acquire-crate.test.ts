@@ -195,8 +195,8 @@ test("a repository that cannot be cloned, or that lacks the crate, falls back to
   assert.equal(b.target!.package, "hexpeek");
 });
 
-async function github(login: string, neverReady = false): Promise<GithubStandIn> {
-  const gh = await startGithub({ reposRoot, token: TOKEN, login, neverReady });
+async function github(login: string, neverReady = false, hollowForks = false): Promise<GithubStandIn> {
+  const gh = await startGithub({ reposRoot, token: TOKEN, login, neverReady, hollowForks });
   closers.push(() => gh.close());
   return gh;
 }
@@ -248,6 +248,37 @@ test("without a token nothing is forked or pushed", async () => {
   assert.equal(result.source!.fork, undefined);
   const pushed = await pushBranch(ctx, { ...craft, ...result } as Craft);
   assert.equal(pushed.pushed, false);
+});
+
+test("a token GitHub refuses: the upstream is cloned, the result says why, and nothing will be pushed", async () => {
+  const gh = await github("flakebot-test");
+  const bad = "ghp_refused_token_5555555555";
+  const { ctx, craft } = setup("hexrefused", HEXYL, { GITHUB_TOKEN: bad, GITHUB_API_URL: gh.url });
+  const result = await makeAcquireCrate({ client: quick(cratesio.url) })(ctx, craft);
+  assert.equal(result.source!.origin, "git");
+  assert.equal(result.source!.fork, undefined);
+  assert.equal(result.source!.commit, hexyl.tagCommit);
+  assert.match(result.source!.note!, /could not fork on GitHub \(reading the GitHub account of GITHUB_TOKEN failed \(401\).*GITHUB_TOKEN was refused: check that it is valid\): cloned the upstream, nothing will be pushed/);
+  assert.ok(!result.source!.note!.includes(bad));
+  assert.equal((await pushBranch(ctx, { ...craft, ...result } as Craft)).pushed, false);
+});
+
+test("a fork that answers but cannot be cloned yet: the upstream is cloned, and the fork still receives the push", async () => {
+  const gh = await github("copying-account", false, true);
+  const { ctx, craft } = setup("hexhollow", HEXYL, { GITHUB_TOKEN: TOKEN, GITHUB_API_URL: gh.url });
+  const result = await makeAcquireCrate({ client: quick(cratesio.url), forkPollMs: 50 })(ctx, craft);
+  assert.equal(result.source!.origin, "git");
+  assert.equal(result.source!.fork, "https://github.com/copying-account/hexyl");
+  assert.equal(result.source!.commit, hexyl.tagCommit);
+  assert.match(result.source!.note!, /cloning https:\/\/github\.com\/copying-account\/hexyl\.git failed \(.+\); cloned https:\/\/github\.com\/sharkdp\/hexyl instead/);
+  // by the time the craft is ready GitHub has copied the fork
+  await runChecked(["git", "clone", "--bare", "--quiet", path.join(reposRoot, "sharkdp", "hexyl"), path.join(reposRoot, "copying-account", "hexyl.git")], {
+    cwd: reposRoot,
+    env: process.env as Record<string, string>,
+  });
+  const pushed = await pushBranch(ctx, { ...craft, ...result } as Craft);
+  assert.equal(pushed.pushed, true);
+  assert.equal(await gitOut(path.join(reposRoot, "copying-account", "hexyl.git"), ["rev-parse", "refs/heads/flakebot/hexhollow"]), hexyl.tagCommit);
 });
 
 test("a fork that never becomes ready: a bounded wait, then a clear error", async () => {

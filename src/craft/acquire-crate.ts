@@ -154,6 +154,24 @@ async function fromArchive(client: CratesIoClient, crate: CrateInfo, ws: string,
   return { url: `${client.apiBase}/crates/${name}/${version}/download`, commit };
 }
 
+/** Clones the first of `urls` that works; each failure becomes a note. */
+async function cloneFirst(urls: string[], ws: string, crate: CrateInfo, ctx: StageContext, notes: string[]): Promise<(Cloned & { url: string }) | undefined> {
+  for (const [i, url] of urls.entries()) {
+    try {
+      const cloned = await cloneAtRelease(url, ws, crate, ctx);
+      if (i > 0) notes.push(`cloned ${url} instead`);
+      return { ...cloned, url };
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      const why = (err as Error).message.split("\n").filter(Boolean).slice(0, 2).join(" ");
+      notes.push(`cloning ${url} failed (${why})`);
+      ctx.log(`acquire: cloning ${url} failed: ${why}`);
+      await rm(ws, { recursive: true, force: true });
+    }
+  }
+  return undefined;
+}
+
 interface ForkOutcome {
   fork?: Fork;
   note?: string;
@@ -195,9 +213,10 @@ export function makeAcquireCrate(deps: AcquireCrateDeps = {}): StageFn {
       const { fork, note } = await forkIfPossible(ctx, repoUrl, deps);
       if (note) notes.push(note);
       if (fork) forkFacts = { fork: fork.url, fork_created: fork.created };
-      const cloneUrl = fork?.cloneUrl ?? repoUrl;
-      try {
-        const cloned = await cloneAtRelease(cloneUrl, ws, crate, ctx);
+      // A fork that cannot be cloned yet has the upstream's history: clone the upstream, push to the fork later.
+      const urls = fork ? [fork.cloneUrl, repoUrl] : [repoUrl];
+      const cloned = await cloneFirst(urls, ws, crate, ctx, notes);
+      if (cloned) {
         const found = await hasPackage(ws, crate.name, ctx.signal);
         if (found.ok) {
           if (cloned.note) notes.push(cloned.note);
@@ -213,16 +232,12 @@ export function makeAcquireCrate(deps: AcquireCrateDeps = {}): StageFn {
             ...forkFacts,
             ...(notes.length > 0 ? { note: notes.join("; ") } : {}),
           };
-          ctx.log(`acquire: ${crate.name} from ${cloneUrl} at ${source.rev} (${source.commit})`);
+          ctx.log(`acquire: ${crate.name} from ${cloned.url} at ${source.rev} (${source.commit})`);
           return { crate, source, target: await locateTarget(ctx, { ...craft, crate }) };
         }
-        notes.push(`${cloneUrl} does not hold the crate: ${found.why}; used the published archive instead`);
-      } catch (err) {
-        if (ctx.signal.aborted) throw err;
-        const why = (err as Error).message.split("\n").filter(Boolean).slice(0, 2).join(" ");
-        notes.push(`cloning ${cloneUrl} failed (${why}); used the published archive instead`);
+        notes.push(`${cloned.url} does not hold the crate: ${found.why}`);
       }
-      ctx.log(`acquire: ${notes[notes.length - 1]}`);
+      notes.push("used the published archive instead");
     } else {
       notes.push(repoUrl ? `the repository "${repoUrl}" is not a git URL; used the published archive` : `${crate.name} names no repository; used the published archive`);
     }

@@ -87,8 +87,12 @@ export async function locateTarget(ctx: StageContext, craft: Craft): Promise<Tar
   }
 }
 
-/** Puts the workspace on the tool's own branch, where every change is committed. */
+/**
+ * Puts the workspace on the tool's own branch, where every change is committed, and keeps
+ * build output out of those commits (a crate need not ignore its own target/).
+ */
 export async function startBranch(ctx: StageContext, name: string): Promise<void> {
+  await fs.appendFile(path.join(ctx.paths.workspace, ".git", "info", "exclude"), "\n/target/\n/result\n");
   await git(ctx.paths.workspace).checkout(["-B", `flakebot/${name}`]);
 }
 

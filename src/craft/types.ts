@@ -1,3 +1,5 @@
+import type { ModifyReport, Plan } from "./plan-types.js";
+
 // The records a craft works on. A Craft is what is known so far about one tool; it is
 // persisted as the tool's manifest after every stage, and the MCP results are views of it.
 
@@ -140,6 +142,8 @@ export interface Craft {
   last_used_at?: string;
   crate?: CrateInfo;
   candidates?: Candidate[];
+  plan?: Plan;
+  modify?: ModifyReport;
   source?: SourceInfo;
   target?: TargetInfo;
   build?: BuildInfo;

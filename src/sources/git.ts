@@ -13,9 +13,8 @@ export function git(dir: string, signal?: AbortSignal, timeoutMs = 300_000): Sim
     config: IDENTITY,
     abort: signal,
     timeout: { block: timeoutMs },
-    // The environment is the operator's own (GIT_CONFIG_GLOBAL, GIT_SSH_COMMAND, an askpass
-    // helper for pushing to a fork): trusted. Options that come from requests are never
-    // passed through as options (a revision is checked not to start with "-").
+    // The environment (gitEnv) is the operator's own: trusted. Options from requests are
+    // never passed through as options (a revision is checked not to start with "-").
     unsafe: {
       allowUnsafeConfigPaths: true,
       allowUnsafeConfigEnvCount: true,
@@ -23,7 +22,16 @@ export function git(dir: string, signal?: AbortSignal, timeoutMs = 300_000): Sim
       allowUnsafeAskPass: true,
       allowUnsafeCredentialHelper: true,
     },
-  }).env(toolchainEnv({ GIT_TERMINAL_PROMPT: "0" }));
+  }).env(gitEnv());
+}
+
+/** What git needs of the operator's environment: its configuration, proxies, ssh, TLS. */
+const GIT_PASSTHROUGH = /^(PATH|HOME|LANG|LC_\w+|TZ|XDG_CONFIG_HOME|GIT_CONFIG_GLOBAL|GIT_CONFIG_SYSTEM|GIT_CONFIG_NOSYSTEM|GIT_SSH_COMMAND|GIT_SSL_CAINFO|GIT_SSL_NO_VERIFY|SSH_AUTH_SOCK|SSL_CERT_FILE|SSL_CERT_DIR|https?_proxy|HTTPS?_PROXY|no_proxy|NO_PROXY|ALL_PROXY|all_proxy)$/;
+
+export function gitEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(toolchainEnv())) if (GIT_PASSTHROUGH.test(k)) env[k] = v;
+  return { ...env, GIT_TERMINAL_PROMPT: "0" };
 }
 
 /** True for the URL forms craft_tool accepts as git sources. */

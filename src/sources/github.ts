@@ -7,8 +7,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Octokit } from "@octokit/rest";
 import type { Config } from "../config.js";
-import { runProcess } from "../exec/process.js";
-import { toolchainEnv } from "../exec/env.js";
+import { git } from "./git.js";
 import { log } from "../log.js";
 import { USER_AGENT } from "./cratesio.js";
 
@@ -183,26 +182,20 @@ export interface PushOptions {
 }
 
 /**
- * git push with the token handed over by GIT_ASKPASS. It runs through runProcess rather
- * than simple-git because simple-git refuses GIT_ASKPASS (and credential.helper) in its
- * environment; `credential.helper=` empties the helper list so no configured helper
+ * git push with the token handed over by GIT_ASKPASS, through the one simple-git factory.
+ * `credential.helper=` empties the helper list so that no helper the operator configured
  * stores the token on disk after the push succeeds.
  */
 export async function pushWithToken(opts: PushOptions): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "flakebot-askpass-"));
   try {
     const askpass = await writeAskpass(dir);
-    const argv = ["git", "-c", "credential.helper=", "push", "--quiet", ...(opts.force ? ["--force"] : []), opts.url, opts.refspec];
-    const r = await runProcess(argv, {
-      cwd: opts.cwd,
-      env: toolchainEnv({ GIT_ASKPASS: askpass, FLAKEBOT_PUSH_CREDENTIAL: opts.token, GIT_TERMINAL_PROMPT: "0" }),
-      signal: opts.signal,
-      timeoutMs: 300_000,
-    });
-    if (r.exitCode !== 0) {
-      const why = r.timedOut ? "timed out" : r.aborted ? "was cancelled" : (r.stderr || r.stdout).trim().split("\n").slice(-5).join("\n");
-      throw new GithubError(`git push to ${opts.url} failed: ${why.split(opts.token).join("[redacted]")}`);
-    }
+    const args = ["-c", "credential.helper=", "push", "--quiet", ...(opts.force ? ["--force"] : []), opts.url, opts.refspec];
+    await git(opts.cwd, opts.signal).env("GIT_ASKPASS", askpass).env("FLAKEBOT_PUSH_CREDENTIAL", opts.token).raw(args);
+  } catch (err) {
+    if (opts.signal?.aborted) throw err;
+    const why = String((err as Error).message ?? err).trim().split("\n").slice(-5).join("\n");
+    throw new GithubError(`git push to ${opts.url} failed: ${why.split(opts.token).join("[redacted]")}`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

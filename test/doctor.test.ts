@@ -53,6 +53,7 @@ before(async () => {
 after(async () => {
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
+  await fs.rm(dir, { recursive: true, force: true });
 });
 
 function config(extra: Record<string, string> = {}) {

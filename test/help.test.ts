@@ -6,7 +6,7 @@
 // hexyl-0.8.0.txt was captured from Debian's packaged source (/usr/share/cargo/registry/
 // hexyl-0.8.0, built with the offline CARGO_HOME; `hexyl --help` prints on stderr);
 // wc/sort/ls-coreutils.txt from `LANG=C wc --help` (GNU coreutils 9.1).
-import { test, before } from "node:test";
+import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
@@ -59,6 +59,11 @@ before(async () => {
   // Rejections are awaited by the tests that need the binaries.
   hexyl.catch(() => {});
   clapper.catch(() => {});
+});
+
+after(async () => {
+  await Promise.allSettled([hexyl, clapper]);
+  await fs.rm(work, { recursive: true, force: true });
 });
 
 async function helpOf(binary: string): Promise<string> {
@@ -183,7 +188,8 @@ test("wc (GNU): short+long flags, an option with =F, and FILE... from the usage 
 
 test("argv from named wc parameters runs the real wc; a file named like a flag gets --", async () => {
   const params = parseHelp(await fixture("wc-coreutils.txt"));
-  const dir = await tempDir("flakebot-wc-");
+  const dir = path.join(work, "wc");
+  await fs.mkdir(dir);
   await fs.writeFile(path.join(dir, "-odd"), "one two\nthree\n");
   await fs.writeFile(path.join(dir, "plain"), "x\n");
   const argv = buildArgv(params, { words: true, lines: true, file: ["-odd", "plain"] });

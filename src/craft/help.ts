@@ -147,7 +147,7 @@ const SHORT = /^-([A-Za-z0-9?])(?![A-Za-z0-9-])/;
 const LONG = /^--([A-Za-z0-9][A-Za-z0-9_-]*)/;
 
 /** Parses the forms at the start of `s`; returns them and where the description starts. */
-export function parseForms(s: string): { forms: Form[]; rest: string } | undefined {
+function parseForms(s: string): { forms: Form[]; rest: string } | undefined {
   const forms: Form[] = [];
   let i = 0;
   for (;;) {

@@ -15,7 +15,7 @@ import { invokeBinary, OUTPUT_CAP_BYTES, type InvokeOutput } from "../src/exec/i
 import { runProcess } from "../src/exec/process.js";
 import { toolchainEnv } from "../src/exec/env.js";
 import { DEFAULT_LIMITS, limitsFromEnv } from "../src/exec/limits.js";
-import { findBwrap, rootsAccess, sandboxArgv, sandboxBuildArgv, sandboxWritePolicy, toolUid } from "../src/exec/sandbox.js";
+import { checkSandbox, findBwrap, rootsAccess, sandboxArgv, sandboxBuildArgv, sandboxWritePolicy, toolUid } from "../src/exec/sandbox.js";
 import { craftedEnv } from "../src/exec/env.js";
 import { toolPaths } from "../src/state/paths.js";
 import { fixturesDir, offlineCargoHome, tempDir } from "./helpers/offline.js";
@@ -109,6 +109,13 @@ describe("the sandbox against a hostile crafted tool", { skip: noBwrap }, () => 
     await port?.close();
     await fs.rm(homeSecret, { force: true });
     await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  test("doctor's check runs the full sandbox once and says what it gives", async () => {
+    const check = await checkSandbox();
+    assert.equal(check.ok, true, check.detail);
+    assert.match(check.detail, /no network, read-only filesystem/);
+    assert.match(check.detail, asRoot ? /each tool as its own user/ : /in a user namespace/);
   });
 
   test("a build script gets no network, cannot write outside the workspace, cannot read the home directory", () => {

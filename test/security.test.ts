@@ -141,6 +141,14 @@ describe("the sandbox against a hostile crafted tool", { skip: noBwrap }, () => 
     assert.match(field(boxed, "blocked") ?? "", /refused|unreachable/i);
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(port.connections(), 1, "the listener saw a connection from the sandbox");
+
+    // Services need the host's loopback (a namespace's own lo is not the host's): the
+    // "host" variant shares the network and nothing else.
+    const service = await runProcess(sandboxArgv([binary, "tcp", target], { scratch, network: "host" }), { cwd: scratch, env: craftedEnv(scratch), timeoutMs: 10_000 });
+    assert.equal(service.exitCode, 0, service.stdout + service.stderr);
+    assert.ok(await until(() => port.connections() === 2, 2_000));
+    const stillConfined = await runProcess(sandboxArgv([binary, "write", path.join(dir, "outside.txt")], { scratch, network: "host" }), { cwd: scratch, env: craftedEnv(scratch), timeoutMs: 10_000 });
+    assert.match(stillConfined.stdout, /denied/);
   });
 
   test("writing outside the scratch directory fails; inside it works", async () => {

@@ -33,8 +33,11 @@ export interface Ranking {
   rejected: Rejected[];
 }
 
-/** Lets an LLM choose among the ranked candidates (best first); the default takes the first. */
-export type PickFn = (ranked: RankedCandidate[], ctx: StageContext) => Promise<{ name: string; reason: string }>;
+/**
+ * Lets an LLM choose among the ranked candidates (best first). Returning undefined (no LLM
+ * in ctx, say) keeps the ranking's first; a throw is logged and does the same.
+ */
+export type PickFn = (ranked: RankedCandidate[], ctx: StageContext) => Promise<{ name: string; reason: string } | undefined>;
 
 export interface DiscoverDeps {
   client?: CratesIoClient;
@@ -281,7 +284,7 @@ export function makeDiscover(deps: DiscoverDeps = {}): StageFn {
     const top = ranked.slice(0, 5);
     let chosen = top[0];
     if (deps.pick && top.length > 1) {
-      let pick: { name: string; reason: string } | undefined;
+      let pick: Awaited<ReturnType<PickFn>>;
       try {
         pick = await deps.pick(top, ctx);
       } catch (err) {

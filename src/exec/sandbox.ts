@@ -180,7 +180,7 @@ interface Layout {
   readOnly: string[];
   hide: string[];
   /** Hidden directories that the program may still write into (a throwaway tmpfs). */
-  scratchMasks?: Set<string>;
+  writableMasks?: Set<string>;
   /** Run the program as its tool's own user (the server is root and nothing needs its files). */
   dropToUser: boolean;
 }
@@ -198,7 +198,7 @@ function bwrapArgs(layout: Layout, network: SandboxNetwork, cwd: string): string
   const bwrap = findBwrap();
   if (!bwrap) throw new Error("bwrap is not installed: install it (apt-get install -y bubblewrap) or set FLAKEBOT_SANDBOX=off");
   const home = path.resolve(os.homedir());
-  const hidden = new Set([...layout.hide, "/run", ...(home !== "/" ? [home] : [])]);
+  const hidden = new Set([...layout.hide, ...["/run", home].filter((d) => d !== "/" && existsSync(d))]);
   // A directory others may not enter is private (FLAKEBOT_HOME/tools, a mkdtemp): hide its
   // other contents. A program that runs as another user could not even cross it otherwise.
   for (const p of [...layout.writable, ...layout.readOnly]) for (const a of privateAncestors(p)) hidden.add(a);
@@ -207,14 +207,14 @@ function bwrapArgs(layout: Layout, network: SandboxNetwork, cwd: string): string
   const byDepth = (a: string, b: string) => a.split(path.sep).length - b.split(path.sep).length;
   hidden.add("/tmp");
   for (const dir of [...hidden].sort(byDepth)) {
-    // /tmp is the program's private, writable /tmp; CARGO_HOME's lock files go to a tmpfs.
+    // /tmp is the program's own; a build's CARGO_HOME takes cargo's lock files (thrown away).
     if (dir === "/tmp") plan.hide(dir, { mode: "1777", sizeBytes: 512 * MiB });
-    else plan.hide(dir, { sizeBytes: layout.scratchMasks?.has(dir) ? 64 * MiB : MiB });
+    else plan.hide(dir, { sizeBytes: layout.writableMasks?.has(dir) ? 64 * MiB : MiB });
   }
   const mounts = [...layout.readOnly.map((p) => ({ p, rw: false })), ...layout.writable.map((p) => ({ p, rw: true }))];
   for (const m of mounts.sort((a, b) => byDepth(a.p, b.p))) plan.bind(m.p, m.p, m.rw);
   // The empty stand-ins for hidden directories take no writes (the mounts inside them do).
-  for (const dir of hidden) if (dir !== "/tmp" && !layout.scratchMasks?.has(dir)) plan.args.push("--remount-ro", dir);
+  for (const dir of hidden) if (dir !== "/tmp" && !layout.writableMasks?.has(dir)) plan.args.push("--remount-ro", dir);
 
   const args = [bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"];
   if (network === "none") args.push("--unshare-net");
@@ -239,7 +239,8 @@ export function sandboxArgv(argv: string[], spec: SandboxSpec): string[] {
   const scratch = path.resolve(spec.scratch);
   mkdirSync(scratch, { recursive: true });
   const writable = absolute(spec.writable);
-  const dropToUser = runningAsRoot() && writable.length === 0;
+  const setprivPath = findOnPath("setpriv");
+  const dropToUser = runningAsRoot() && writable.length === 0 && setprivPath !== null;
   const uid = toolUid(scratch);
   // The scratch directory belongs to whoever the program runs as (the policy may change).
   const owner = dropToUser ? uid : process.getuid?.();
@@ -253,7 +254,7 @@ export function sandboxArgv(argv: string[], spec: SandboxSpec): string[] {
   const network = spec.network === true ? "host" : spec.network || "none";
   const layout: Layout = { writable: [scratch, ...writable], readOnly, hide: absolute(spec.hide), dropToUser };
   const limits = spec.limits === false ? [] : prlimitArgv(spec.limits ?? DEFAULT_LIMITS, { ownUser: dropToUser });
-  const setpriv = dropToUser ? [findOnPath("setpriv") ?? "setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "--"] : [];
+  const setpriv = dropToUser ? [setprivPath!, `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "--"] : [];
   return [...limits, ...bwrapArgs(layout, network, scratch), "--", ...setpriv, ...argv];
 }
 
@@ -277,7 +278,7 @@ export function sandboxBuildArgv(argv: string[], spec: BuildSandboxSpec): string
     }
   }
   // A build is never dropped to another user: the toolchain and workspace belong to ours.
-  const layout: Layout = { writable, readOnly: [...new Set(readOnly)], hide, scratchMasks: new Set(hide), dropToUser: false };
+  const layout: Layout = { writable, readOnly: [...new Set(readOnly)], hide, writableMasks: new Set(hide), dropToUser: false };
   return [...bwrapArgs(layout, "none", workspace), "--", ...argv];
 }
 

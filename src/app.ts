@@ -18,6 +18,8 @@ import { sandboxEnabled } from "./exec/sandbox.js";
 import { killAllChildren } from "./exec/process.js";
 import { killProcessesUnder } from "./exec/orphans.js";
 import type { LlmProvider } from "./llm/provider.js";
+import { disposeNix, nixAvailable, type NixStatus } from "./build/nix.js";
+import { deleteFork } from "./craft/acquire-crate.js";
 
 /** A failure the caller can fix: reported as an isError result / a non-zero exit. */
 export class UserError extends Error {}
@@ -47,6 +49,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
   readonly store: Store;
   private readonly jobs = new Map<string, Job>();
   private readonly queue: BuildQueue;
+  private nix?: Promise<NixStatus>;
   private closed = false;
 
   constructor(
@@ -122,6 +125,18 @@ export class Flakebot extends EventEmitter<AppEvents> {
     return readLogTail(this.store.paths(name).log, lines);
   }
 
+  /** Which backend builds crafts: FLAKEBOT_BACKEND, and for auto whether Nix is usable. */
+  private async backend(): Promise<{ backend: "nix" | "cargo"; fallbackToCargo: boolean }> {
+    if (this.config.backend === "cargo") return { backend: "cargo", fallbackToCargo: false };
+    this.nix ??= nixAvailable();
+    const nix = await this.nix;
+    if (this.config.backend === "nix") {
+      if (!nix.available) throw new UserError(`FLAKEBOT_BACKEND=nix, but Nix is not usable: ${nix.reason ?? "not found"}. Install it (apt-get install -y nix-bin, or https://nixos.org/download) or set FLAKEBOT_BACKEND=auto`);
+      return { backend: "nix", fallbackToCargo: false };
+    }
+    return nix.available ? { backend: "nix", fallbackToCargo: true } : { backend: "cargo", fallbackToCargo: false };
+  }
+
   private async claimName(request: CraftRequest): Promise<string> {
     if (request.name !== undefined) {
       const bad = invalidName(request.name);
@@ -151,11 +166,16 @@ export class Flakebot extends EventEmitter<AppEvents> {
   async craft(request: CraftRequest): Promise<Craft> {
     if (this.closed) throw new UserError("the server is shutting down");
     if (!request.instructions.trim()) throw new UserError("instructions are empty: say in plain words what the tool must do");
-    if (!request.source && !request.crate) {
-      throw new UserError(`give "source" (a local cargo project or a git URL) or "crate" (a crates.io crate): discovery from instructions alone is not available in this build`);
-    }
     if (request.rev?.startsWith("-")) throw new UserError(`"rev" must be a branch, tag or commit, not an option: "${request.rev.slice(0, 60)}"`);
-    const sandboxed = sandboxEnabled(this.config);
+    let sandboxed: boolean;
+    let llm: LlmProvider | undefined;
+    try {
+      sandboxed = sandboxEnabled(this.config);
+      llm = this.options.llm?.();
+    } catch (err) {
+      throw new UserError((err as Error).message);
+    }
+    const backend = await this.backend();
     const name = await this.claimName(request);
     const now = new Date().toISOString();
     const craft: Craft = {
@@ -190,9 +210,9 @@ export class Flakebot extends EventEmitter<AppEvents> {
         toolLog.write(`-- ${message}`);
         publish({ ...job.craft, message }, message);
       },
-      llm: this.options.llm?.(),
+      llm,
     };
-    const steps = commandPipeline({ backend: "cargo", sandboxed });
+    const steps = commandPipeline({ ...backend, sandboxed });
     job.done = this.queue
       .run(controller.signal, (ahead) => ctx.progress(`waiting for a build slot (${ahead} ahead)`), () =>
         runCraft(ctx, craft, steps, {
@@ -321,6 +341,13 @@ export class Flakebot extends EventEmitter<AppEvents> {
       job.controller.abort(new Error("disposed"));
       await job.done.catch(() => {});
       removed.push(`craft job (cancelled at stage ${job.craft.stage ?? "queued"})`);
+    }
+    if (craft?.build?.store_path || (await fs.lstat(paths.gcroot).then(() => true, () => false))) {
+      removed.push(...(await disposeNix(paths.gcroot, craft?.build?.store_path)));
+    }
+    if (craft?.source?.fork_created) {
+      const fork = await deleteFork(this.config, craft.source);
+      removed.push(fork.deleted ? `fork ${craft.source.fork}` : `fork ${craft.source.fork} kept: ${fork.message}`);
     }
     if (craft?.build?.key) {
       const others = (await this.store.list()).crafts.filter((c) => c.name !== name && c.build?.key === craft!.build!.key);

@@ -6,12 +6,21 @@ import { Flakebot } from "./app.js";
 import { createServer } from "./server/index.js";
 import { killAllChildren } from "./exec/process.js";
 import { log } from "./log.js";
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { selectProvider } from "./llm/select.js";
+import type { CreateMessageFn } from "./llm/sampling.js";
 
 export async function serve(): Promise<void> {
   const config = loadConfig();
-  const app = new Flakebot(config);
+  let mcp: McpServer | undefined;
+  // The LLM is chosen per craft: the client's sampling capability is known only after
+  // it has initialized.
+  const sampling = (): CreateMessageFn | undefined =>
+    mcp?.server.getClientCapabilities()?.sampling ? (params, options) => mcp!.server.createMessage(params, options) : undefined;
+  const app = new Flakebot(config, { llm: () => selectProvider(config, { sampling: sampling() }) });
   const ready = await app.start();
   const { server, close } = await createServer(app);
+  mcp = server;
   let closing = false;
   const shutdown = async (why: string) => {
     if (closing) return;

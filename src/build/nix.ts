@@ -315,3 +315,13 @@ export const nixPackage: StageFn = async (ctx, craft) => {
   await recordBuild(ctx.config.home, key, { build, tests: craft.tests });
   return { build };
 };
+
+/**
+ * Gives a tool its own GC root on a store path another craft built (a cache hit), so
+ * disposing either tool never deletes what the other still runs.
+ */
+export async function addGcRoot(storePath: string, gcroot: string, signal?: AbortSignal): Promise<void> {
+  if (!STORE_PATH.test(storePath)) throw new Error(`not a store path: ${storePath}`);
+  const r = await runNix(["build", "--out-link", gcroot, storePath], { cwd: process.cwd(), timeoutMs: QUERY_TIMEOUT_MS, signal });
+  if (r.exitCode !== 0) throw new Error(`could not add a GC root for ${storePath}: ${failureText(r, 5)}`);
+}

@@ -6,6 +6,7 @@ import { Flakebot, UserError } from "../app.js";
 import { craftView } from "../server/results.js";
 import type { Craft, CraftRequest } from "../craft/types.js";
 import { VERSION } from "../version.js";
+import { selectProvider } from "../llm/select.js";
 import { formatTable } from "./table.js";
 import { ProgressDisplay } from "./progress.js";
 
@@ -32,7 +33,8 @@ function out(text: string): void {
 }
 
 async function startApp(): Promise<Flakebot> {
-  const app = new Flakebot(loadConfig());
+  const config = loadConfig();
+  const app = new Flakebot(config, { llm: () => selectProvider(config) });
   await app.start();
   return app;
 }

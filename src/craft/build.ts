@@ -6,6 +6,7 @@ import { cargoBuild, cargoTest, type Diagnostic } from "../build/cargo.js";
 import { treeHash } from "../sources/git.js";
 import { buildKey, cacheDir, lookupBuild, recordBuild } from "./cache.js";
 import type { Craft } from "./types.js";
+import { addGcRoot } from "../build/nix.js";
 
 function describeErrors(diagnostics: Diagnostic[], output: string): string {
   const errors = diagnostics.filter((d) => d.level === "error").slice(0, 5);
@@ -29,6 +30,7 @@ export function buildStage(backend: "nix" | "cargo"): StageFn {
     const cached = await lookupBuild(ctx.config.home, key);
     if (cached) {
       ctx.log(`identical tree built before (key ${key}): reusing ${cached.build.binary}`);
+      if (cached.build.store_path) await addGcRoot(cached.build.store_path, ctx.paths.gcroot, ctx.signal);
       return { build: { ...cached.build, cached: true, duration_ms: 0 }, tests: cached.tests };
     }
     ctx.progress(`cargo build --release (${target.package}, bin ${target.bin})`);
@@ -52,7 +54,8 @@ export const testStage: StageFn = async (ctx, craft) => {
     const what = outcome.failed > 0 ? `${outcome.failed} test(s) failed: ${outcome.failures.join(", ")}` : "the tests did not compile or run";
     throw new CraftError("test", `cargo test: ${what}\n${describeErrors(outcome.diagnostics, outcome.output)}`);
   }
-  return { tests: { passed: outcome.passed, failed: 0, acceptance_passed: 0, acceptance_failed: 0 } };
+  // Acceptance counts come from modify and verify; this stage owns the Rust test counts.
+  return { tests: { acceptance_passed: 0, acceptance_failed: 0, ...craft.tests, passed: outcome.passed, failed: 0 } };
 };
 
 /** The cargo backend's package step: the binary is copied out of target/ into the cache. */

@@ -5,6 +5,7 @@ import { createReadStream } from "node:fs";
 import { z } from "zod";
 import type { Craft } from "./types.js";
 import { MAX_TIMEOUT_MS } from "../exec/invoke.js";
+import { ARGV_ORDER, paramsToZodShape, usableParams } from "./argv.js";
 
 export const rawInputShape = {
   args: z.array(z.string().max(131072)).max(4096).optional().describe("Arguments passed to the program as an argv array (never through a shell)"),
@@ -46,14 +47,15 @@ export function describeCrafted(craft: Craft): string {
   return [
     `${what}`,
     `Crafted by Flakebot from ${from}; runs the binary \`${craft.target?.bin ?? "?"}\` with an argv array, never a shell${craft.sandboxed ? ", sandboxed (no network, read-only filesystem)" : ""}.`,
-    `Call with {"args": [...], "stdin": "...", "timeout_ms": 60000}${craft.params?.length ? " or the named parameters" : ""}; output is capped at 1 MiB per stream.`,
+    `Call with {"args": [...], "stdin": "...", "timeout_ms": 60000}; output is capped at 1 MiB per stream.`,
+    ...(usableParams(craft.params ?? []).length > 0 ? [ARGV_ORDER] : []),
     `Same call through invoke_tool: {"name": "${craft.name}", "args": [...]}.`,
   ].join(" ");
 }
 
 /** The crafted tool's input: the raw argv form, plus named parameters from its --help. */
-export function inputShapeFor(_craft: Craft): z.ZodRawShape {
-  return { ...rawInputShape };
+export function inputShapeFor(craft: Craft): z.ZodRawShape {
+  return { ...rawInputShape, ...paramsToZodShape(craft.params ?? []) };
 }
 
 /** The input schema as JSON Schema (without its "$schema" line), as tools/list shows it. */

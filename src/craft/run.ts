@@ -3,8 +3,13 @@
 // in through ctx.signal, and what happens on ready or failure is the caller's.
 import type { StageContext, StageFn } from "./context.js";
 import type { Craft, Stage } from "./types.js";
+import { plan } from "./plan.js";
+import { discover } from "./discover.js";
 import { acquireSource } from "./acquire.js";
+import { acquireCrate, pushBranch } from "./acquire-crate.js";
+import { modify, wantsModify } from "./modify.js";
 import { buildStage, cargoPackage, testStage } from "./build.js";
+import { nixOrCargoPackage } from "./package.js";
 import { verifyStage } from "./verify.js";
 import { registerStage } from "./register.js";
 
@@ -18,18 +23,37 @@ export interface Step {
 
 export interface PipelineOptions {
   backend: "nix" | "cargo";
+  /** With FLAKEBOT_BACKEND=auto a failed Nix build falls back to cargo, flagged. */
+  fallbackToCargo: boolean;
   sandboxed: boolean;
 }
 
 const notCached = (c: Craft) => !c.build?.cached;
 
+const acquire: StageFn = (ctx, craft) => (ctx.request.source ? acquireSource(ctx, craft) : acquireCrate(ctx, craft));
+
+const publish: StageFn = async (ctx, craft) => {
+  const pushed = await pushBranch(ctx, craft);
+  ctx.log(`publish: ${pushed.message}`);
+  return {};
+};
+
 export function commandPipeline(opts: PipelineOptions): Step[] {
   return [
-    { stage: "acquire", run: acquireSource, when: (c) => !!c.request.source, message: "getting the source" },
-    { stage: "build", run: buildStage(opts.backend), message: "building with cargo" },
+    { stage: "plan", run: plan, message: "planning from the instructions" },
+    { stage: "discover", run: discover, when: (c) => !c.request.source, message: "searching crates.io" },
+    { stage: "acquire", run: acquire, message: "getting the source" },
+    { stage: "modify", run: modify, when: (c) => wantsModify(c.request, c.plan), message: "changing the program, proving each change with cargo build and test" },
+    { stage: "build", run: buildStage(opts.backend), message: `building (${opts.backend} backend)` },
     { stage: "test", run: testStage, when: notCached, message: "running the crate's tests" },
-    { stage: "package", run: cargoPackage, when: notCached, message: "packaging the binary" },
-    { stage: "verify", run: verifyStage(opts.sandboxed), message: "checking the binary runs" },
+    {
+      stage: "package",
+      run: opts.backend === "nix" ? nixOrCargoPackage(opts.fallbackToCargo) : cargoPackage,
+      when: notCached,
+      message: opts.backend === "nix" ? "building the Nix flake" : "packaging the binary",
+    },
+    { stage: "verify", run: verifyStage(opts.sandboxed), message: "checking the packaged binary and its acceptance tests" },
+    { stage: "register", run: publish, when: (c) => !!c.source?.fork, message: "pushing the tool's branch to the fork" },
     { stage: "register", run: registerStage, message: "registering the tool" },
   ];
 }

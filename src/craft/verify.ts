@@ -1,16 +1,20 @@
 // verify: run the packaged binary the way callers will (sandboxed when the sandbox is on),
-// read its --help, and write the usage text and the description for the agent.
+// read its --help into typed parameters, run the plan's acceptance tests against it, and
+// write the usage text and the description for the agent.
 import { CraftError, type StageFn } from "./context.js";
-import { invokeBinary } from "../exec/invoke.js";
+import { invokeBinary, type InvokeTarget } from "../exec/invoke.js";
 import { usageText } from "./usage.js";
+import { parseHelp, pickHelpText } from "./help.js";
+import { runAcceptance } from "./acceptance.js";
+import { writeUsage } from "../llm/usage.js";
 import type { Craft } from "./types.js";
 
 const HELP_CAP = 16 * 1024;
 
-async function readHelp(run: (args: string[]) => Promise<{ stdout: string; stderr: string; exit_code: number | null }>): Promise<string> {
+async function readHelp(target: InvokeTarget): Promise<string> {
   for (const flag of ["--help", "-h"]) {
-    const r = await run([flag]);
-    const text = (r.stdout.trim() ? r.stdout : r.stderr).slice(0, HELP_CAP);
+    const r = await invokeBinary(target, { args: [flag], timeout_ms: 15_000 });
+    const text = pickHelpText(r.stdout, r.stderr).slice(0, HELP_CAP);
     if (text.trim() && r.exit_code === 0) return text;
   }
   return "";
@@ -26,20 +30,31 @@ export function summaryFrom(help: string): string | undefined {
 
 export function verifyStage(sandboxed: boolean): StageFn {
   return async (ctx, craft) => {
-    const binary = craft.build!.binary;
-    const run = (args: string[]) =>
-      invokeBinary({ binary, scratch: ctx.paths.scratch, sandboxed, signal: ctx.signal }, { args, timeout_ms: 15_000 });
-    const probe = await run(["--help"]);
+    const target: InvokeTarget = { binary: craft.build!.binary, scratch: ctx.paths.scratch, sandboxed, signal: ctx.signal };
+    const probe = await invokeBinary(target, { args: ["--help"], timeout_ms: 15_000 });
     if (probe.exit_code === null && !probe.timed_out) {
       throw new CraftError("verify", `the built binary could not be run: ${probe.stderr.trim().slice(0, 500)}`);
     }
-    const help = await readHelp(run);
-    const withHelp: Craft = { ...craft, help, sandboxed };
-    return {
-      help,
-      sandboxed,
-      description: summaryFrom(help) ?? craft.description,
-      usage: usageText(withHelp),
-    };
+    const help = await readHelp(target);
+
+    const acceptance = craft.acceptance ?? craft.plan?.acceptance ?? [];
+    const summary = await runAcceptance(target, acceptance);
+    const tests = { passed: 0, failed: 0, ...craft.tests, acceptance_passed: summary.passed, acceptance_failed: summary.failed };
+    if (summary.failed > 0) {
+      const failures = summary.results.filter((r) => !r.ok).map((r) => `- ${r.name}: ${r.problems.join("; ")}`);
+      throw new CraftError("verify", `${summary.failed} of ${acceptance.length} acceptance test(s) failed against the packaged binary:\n${failures.join("\n")}`);
+    }
+
+    const params = parseHelp(help);
+    const verified: Craft = { ...craft, help, params, sandboxed, tests };
+    let usage = usageText(verified);
+    if (ctx.llm && help) {
+      try {
+        usage = `${usage}\n\n${await writeUsage(ctx.llm, help, ctx.request.instructions, { toolName: craft.name, signal: ctx.signal })}`;
+      } catch (err) {
+        ctx.log(`usage: the LLM's usage text was not used: ${(err as Error).message}`);
+      }
+    }
+    return { help, params, sandboxed, tests, description: summaryFrom(help) ?? craft.description, usage };
   };
 }

@@ -5,7 +5,8 @@ import type { Flakebot } from "../app.js";
 import type { Craft } from "../craft/types.js";
 import { describeCrafted, inputShapeFor } from "../craft/definition.js";
 import { invokeOutputShape } from "./schemas.js";
-import { result } from "./results.js";
+import { errorResult, result } from "./results.js";
+import { buildArgv, ParamValueError } from "../craft/argv.js";
 import { invokeText } from "./tools/invoke.js";
 import { asToolError } from "./errors.js";
 import { log } from "../log.js";
@@ -42,13 +43,12 @@ export class CraftedTools {
         },
         async (args: Record<string, unknown>, extra) => {
           try {
-            const out = await this.app.invoke(
-              craft.name,
-              { args: args.args as string[] | undefined, stdin: args.stdin as string | undefined, timeout_ms: args.timeout_ms as number | undefined },
-              extra.signal,
-            );
+            const { args: raw, stdin, timeout_ms, ...named } = args as { args?: string[]; stdin?: string; timeout_ms?: number };
+            const argv = buildArgv(craft.params ?? [], named, raw ?? []);
+            const out = await this.app.invoke(craft.name, { args: argv, stdin, timeout_ms }, extra.signal);
             return result({ ...out }, invokeText(out));
           } catch (err) {
+            if (err instanceof ParamValueError) return errorResult(err.message);
             return asToolError(err);
           }
         },

@@ -1,0 +1,19 @@
+// package with the Nix backend, and the flagged cargo fallback FLAKEBOT_BACKEND=auto allows.
+import { CraftError, type StageFn } from "./context.js";
+import { nixPackage } from "../build/nix.js";
+import { cargoPackage } from "./build.js";
+
+export function nixOrCargoPackage(fallbackToCargo: boolean): StageFn {
+  return async (ctx, craft) => {
+    try {
+      return await nixPackage(ctx, craft);
+    } catch (err) {
+      if (!fallbackToCargo || ctx.signal.aborted || !(err instanceof CraftError)) throw err;
+      const reason = err.message.split("\n")[0].slice(0, 500);
+      ctx.log(`nix build failed; falling back to the cargo build (not reproducible): ${err.message}`);
+      ctx.progress("nix build failed: packaging the cargo build instead (flagged as not reproducible)");
+      const packaged = await cargoPackage(ctx, { ...craft, build: { ...craft.build!, backend: "cargo" } });
+      return { build: { ...packaged.build!, backend: "cargo", reproducible: false, fallback_reason: reason } };
+    }
+  };
+}

@@ -34,9 +34,19 @@ export const craftStatusShape = {
   error: z.string().optional(),
 };
 
-const jsonSchemaProperty = z.looseObject({
+// The keywords a crafted tool's input properties use (see craft/definition.ts and
+// craft/argv.ts). Listed one by one: a free-form schema would accept anything.
+const jsonSchemaProperty = z.object({
   type: z.string().optional(),
   description: z.string().optional(),
+  items: z.object({ type: z.string(), maxLength: z.number().optional() }).optional(),
+  minItems: z.number().optional(),
+  maxItems: z.number().optional(),
+  minLength: z.number().optional(),
+  maxLength: z.number().optional(),
+  minimum: z.number().optional(),
+  maximum: z.number().optional(),
+  enum: z.array(z.string()).optional(),
 });
 
 export const describeShape = {

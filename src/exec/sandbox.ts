@@ -266,19 +266,22 @@ export function sandboxArgv(argv: string[], spec: SandboxSpec): string[] {
  */
 export function sandboxBuildArgv(argv: string[], spec: BuildSandboxSpec): string[] {
   const workspace = path.resolve(spec.workspace);
+  if (spec.targetDir) mkdirSync(spec.targetDir, { recursive: true });
   const writable = [workspace, ...absolute(spec.targetDir ? [spec.targetDir] : []), ...absolute(spec.writable)];
   const readOnly = [...absolute(spec.readOnly), ...toolchainDirs()];
   const hide = absolute(spec.hide);
-  if (spec.cargoHome) {
+  const writableMasks = new Set<string>();
+  if (spec.cargoHome && existsSync(spec.cargoHome)) {
     const cargoHome = path.resolve(spec.cargoHome);
     hide.push(cargoHome);
+    writableMasks.add(cargoHome);
     for (const part of ["config.toml", "config", "registry", "git", "bin"]) {
       const p = path.join(cargoHome, part);
       if (existsSync(p)) readOnly.push(p);
     }
   }
   // A build is never dropped to another user: the toolchain and workspace belong to ours.
-  const layout: Layout = { writable, readOnly: [...new Set(readOnly)], hide, writableMasks: new Set(hide), dropToUser: false };
+  const layout: Layout = { writable, readOnly: [...new Set(readOnly)], hide, writableMasks, dropToUser: false };
   return [...bwrapArgs(layout, "none", workspace), "--", ...argv];
 }
 

@@ -20,6 +20,11 @@ import { killProcessesUnder } from "./exec/orphans.js";
 import type { LlmProvider } from "./llm/provider.js";
 import { disposeNix, nixAvailable, type NixStatus } from "./build/nix.js";
 import { deleteFork } from "./craft/acquire-crate.js";
+// -- services (issue 9)
+import { ServiceManager, ServiceUnavailable } from "./service/manager.js";
+import { startServiceStage } from "./service/stage.js";
+import { RequestRefused, type ServiceRequest, type ServiceResponse } from "./service/http.js";
+import type { ServiceInfo } from "./craft/types.js";
 
 /** A failure the caller can fix: reported as an isError result / a non-zero exit. */
 export class UserError extends Error {}
@@ -47,6 +52,8 @@ const LAST_USED_EVERY_MS = 60_000;
 
 export class Flakebot extends EventEmitter<AppEvents> {
   readonly store: Store;
+  /** The crafted services this process runs. */
+  readonly services: ServiceManager;
   private readonly jobs = new Map<string, Job>();
   private readonly queue: BuildQueue;
   private nix?: Promise<NixStatus>;
@@ -59,6 +66,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
     super();
     this.store = new Store(config.home);
     this.queue = new BuildQueue(config.maxConcurrentBuilds);
+    this.services = new ServiceManager(config.home, { onChange: (name, info) => this.saveServiceState(name, info) });
   }
 
   /** Prepares the state directory and repairs what a crash left. Returns the ready tools. */
@@ -100,13 +108,14 @@ export class Flakebot extends EventEmitter<AppEvents> {
 
   async list(): Promise<Craft[]> {
     const { crafts } = await this.store.list();
-    return crafts.map((c) => this.jobs.get(c.name)?.craft ?? c);
+    return crafts.map((c) => this.services.overlay(this.jobs.get(c.name)?.craft ?? c));
   }
 
   /** The live record of a tool or craft, or undefined. Throws on a corrupt manifest. */
   async get(name: string): Promise<Craft | undefined> {
     if (invalidName(name)) return undefined;
-    return this.jobs.get(name)?.craft ?? (await this.store.load(name));
+    const craft = this.jobs.get(name)?.craft ?? (await this.store.load(name));
+    return craft && this.services.overlay(craft);
   }
 
   async require(name: string): Promise<Craft> {
@@ -211,8 +220,10 @@ export class Flakebot extends EventEmitter<AppEvents> {
         publish({ ...job.craft, message }, message);
       },
       llm,
+      sandboxBuilds: sandboxed,
     };
     const steps = commandPipeline({ ...backend, sandboxed });
+    if (request.kind === "service") steps.push({ stage: "register", run: startServiceStage(this.services), message: "starting the service and waiting for its health check" });
     job.done = this.queue
       .run(controller.signal, (ahead) => ctx.progress(`waiting for a build slot (${ahead} ahead)`), () =>
         runCraft(ctx, craft, steps, {
@@ -311,10 +322,39 @@ export class Flakebot extends EventEmitter<AppEvents> {
           : `"${name}" is not ready (its craft failed: ${firstLine(craft.error ?? craft.message)}); dispose it and craft again`,
       );
     }
+    if (craft.request.kind === "service") throw new UserError(`"${name}" is a service: call it by name with {"method": "GET", "path": "/"}`);
     const paths = this.store.paths(name);
-    const out = await invokeBinary({ binary: craft.build.binary, scratch: paths.scratch, sandboxed: craft.sandboxed ?? false, signal }, input);
+    const out = await invokeBinary(
+      {
+        binary: craft.build.binary,
+        scratch: paths.scratch,
+        sandboxed: craft.sandboxed ?? false,
+        signal,
+        sandbox: { hide: [this.config.home], limits: this.config.limits },
+      },
+      input,
+    );
     await this.touch(craft);
     return out;
+  }
+
+  /** Sends one HTTP request to a running crafted service. */
+  async serviceRequest(name: string, input: ServiceRequest, signal?: AbortSignal): Promise<ServiceResponse> {
+    const craft = await this.require(name);
+    try {
+      const out = await this.services.request(name, input, signal);
+      await this.touch(craft);
+      return out;
+    } catch (err) {
+      if (err instanceof RequestRefused || err instanceof ServiceUnavailable) throw new UserError(err.message);
+      throw err;
+    }
+  }
+
+  /** Keeps the manifest's service state current for other processes (flakebot describe). */
+  private async saveServiceState(name: string, service: ServiceInfo): Promise<void> {
+    const fresh = await this.store.load(name).catch(() => undefined);
+    if (fresh?.status === "ready") await this.store.save({ ...fresh, service }).catch(() => {});
   }
 
   private async touch(craft: Craft): Promise<void> {
@@ -342,6 +382,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
       await job.done.catch(() => {});
       removed.push(`craft job (cancelled at stage ${job.craft.stage ?? "queued"})`);
     }
+    removed.push(...(await this.services.stop(name)));
     if (craft?.build?.store_path || (await fs.lstat(paths.gcroot).then(() => true, () => false))) {
       removed.push(...(await disposeNix(paths.gcroot, craft?.build?.store_path)));
     }
@@ -366,6 +407,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
     if (this.closed) return;
     this.closed = true;
     for (const job of this.jobs.values()) job.controller.abort(new Error("server shutting down"));
+    await Promise.race([this.services.stopAll(), new Promise((r) => setTimeout(r, 3000))]);
     killAllChildren();
     await Promise.race([Promise.allSettled([...this.jobs.values()].map((j) => j.done)), new Promise((r) => setTimeout(r, 3000))]);
     killAllChildren();

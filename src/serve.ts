@@ -9,6 +9,7 @@ import { log } from "./log.js";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { selectProvider } from "./llm/select.js";
 import type { CreateMessageFn } from "./llm/sampling.js";
+import { startIdleDisposal } from "./lifecycle/idle.js";
 
 export async function serve(): Promise<void> {
   const config = loadConfig();
@@ -19,8 +20,12 @@ export async function serve(): Promise<void> {
     mcp?.server.getClientCapabilities()?.sampling ? (params, options) => mcp!.server.createMessage(params, options) : undefined;
   const app = new Flakebot(config, { llm: () => selectProvider(config, { sampling: sampling() }) });
   const ready = await app.start();
+  // -- services and idle disposal (issue 9): idle tools go before anything is registered or started.
+  const idle = config.idleDisposeMs ? startIdleDisposal(app, config.idleDisposeMs) : undefined;
+  const gone = new Set(await idle?.first);
   const { server, close } = await createServer(app);
   mcp = server;
+  void app.services.startAll(ready.filter((c) => !gone.has(c.name)));
   let closing = false;
   const shutdown = async (why: string) => {
     if (closing) return;

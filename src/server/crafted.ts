@@ -10,6 +10,7 @@ import { buildArgv, ParamValueError } from "../craft/argv.js";
 import { invokeText } from "./tools/invoke.js";
 import { asToolError } from "./errors.js";
 import { log } from "../log.js";
+import { registerServiceTool } from "./crafted-service.js";
 
 export class CraftedTools {
   private readonly registered = new Map<string, RegisteredTool>();
@@ -25,6 +26,14 @@ export class CraftedTools {
 
   register(craft: Craft): void {
     if (this.registered.has(craft.name) || craft.status !== "ready") return;
+    if (craft.request.kind === "service") {
+      try {
+        this.registered.set(craft.name, registerServiceTool(this.server, this.app, craft));
+      } catch (err) {
+        log.error(`could not register crafted service "${craft.name}": ${(err as Error).message}`);
+      }
+      return;
+    }
     try {
       const tool = this.server.registerTool(
         craft.name,

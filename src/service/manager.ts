@@ -1,0 +1,123 @@
+// The crafted services this server runs, by tool name: started when a service craft is
+// ready and at server start-up, stopped on dispose and shutdown. Requests reach a service
+// only through here, at its own loopback port.
+import type { Craft, ServiceInfo } from "../craft/types.js";
+import { toolPaths } from "../state/paths.js";
+import { killProcessesUnder } from "../exec/orphans.js";
+import { log } from "../log.js";
+import { Supervisor, type SupervisorOptions } from "./supervisor.js";
+import { RequestRefused, sendServiceRequest, type ServiceRequest, type ServiceResponse } from "./http.js";
+
+/** A call to a service that is not up: the message says its state and what to do. */
+export class ServiceUnavailable extends Error {}
+
+export interface ServiceManagerOptions {
+  /** Told of every state change (to persist it in the manifest). */
+  onChange?: (name: string, info: ServiceInfo) => void | Promise<void>;
+  /** Overrides for tests (ready timeout, grace period...). */
+  supervisor?: Partial<SupervisorOptions>;
+}
+
+export class ServiceManager {
+  private readonly services = new Map<string, Supervisor>();
+  /** State changes being persisted, in order, per service. */
+  private readonly saving = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly home: string,
+    private readonly options: ServiceManagerOptions = {},
+  ) {}
+
+  /** The live state of a service this server runs, or undefined. */
+  info(name: string): ServiceInfo | undefined {
+    return this.services.get(name)?.info();
+  }
+
+  /** `craft` with its live service state, when this server runs it. */
+  overlay(craft: Craft): Craft {
+    const info = this.info(craft.name);
+    return info ? { ...craft, service: info } : craft;
+  }
+
+  /** Starts a ready (or just verified) service craft; throws a ServiceError when it never becomes healthy. */
+  async start(craft: Craft, signal?: AbortSignal): Promise<ServiceInfo> {
+    if (!craft.build) throw new Error(`service "${craft.name}" has no build`);
+    await this.stop(craft.name);
+    const paths = toolPaths(this.home, craft.name);
+    const supervisor = new Supervisor({
+      binary: craft.build.binary,
+      scratch: paths.scratch,
+      sandboxed: craft.sandboxed ?? false,
+      params: craft.params,
+      logFile: paths.log,
+      ...this.options.supervisor,
+      onChange: (info) => this.changed(craft.name, info),
+    });
+    this.services.set(craft.name, supervisor);
+    try {
+      return await supervisor.start(signal);
+    } catch (err) {
+      if (this.services.get(craft.name) === supervisor) this.services.delete(craft.name);
+      throw err;
+    }
+  }
+
+  private changed(name: string, info: ServiceInfo): void {
+    const previous = this.saving.get(name) ?? Promise.resolve();
+    this.saving.set(name, previous.then(() => this.options.onChange?.(name, info)).catch(() => {}));
+  }
+
+  /**
+   * Stops a service and returns what it stopped. A service that another process (a server)
+   * runs from this tool's scratch directory is ended by its working directory.
+   */
+  async stop(name: string): Promise<string[]> {
+    const supervisor = this.services.get(name);
+    if (supervisor) {
+      this.services.delete(name);
+      const port = supervisor.listenPort;
+      await supervisor.stop();
+      await this.saving.get(name);
+      this.saving.delete(name);
+      return [`service on 127.0.0.1:${port} (stopped)`];
+    }
+    const killed = await killProcessesUnder(toolPaths(this.home, name).scratch);
+    return killed.length > 0 ? [`${killed.length} service process(es) run by another Flakebot process (killed)`] : [];
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.allSettled([...this.services.keys()].map((name) => this.stop(name)));
+  }
+
+  /** Starts every ready service craft in the background (server start-up). */
+  startAll(crafts: Craft[]): Promise<void> {
+    const services = crafts.filter((c) => c.status === "ready" && c.request.kind === "service" && c.build);
+    return Promise.allSettled(
+      services.map((c) =>
+        this.start(c).then(
+          (info) => log.info(`service "${c.name}" running at ${info.url}`),
+          (err) => log.warn(`service "${c.name}" did not start: ${(err as Error).message.split("\n")[0]}`),
+        ),
+      ),
+    ).then(() => undefined);
+  }
+
+  async request(name: string, input: ServiceRequest, signal?: AbortSignal): Promise<ServiceResponse> {
+    const supervisor = this.services.get(name);
+    const info = supervisor?.info();
+    if (!supervisor || !info || info.state !== "running") {
+      const state = info?.state ?? "stopped";
+      throw new ServiceUnavailable(
+        state === "restarting" || state === "starting"
+          ? `service "${name}" is ${state} (restarts so far: ${info?.restarts ?? 0}): try again in a few seconds, or see describe_tool {"name": "${name}"}`
+          : `service "${name}" is ${state}: see its log with describe_tool {"name": "${name}"}; dispose it and craft it again`,
+      );
+    }
+    try {
+      return await sendServiceRequest(supervisor.listenPort, input, signal);
+    } catch (err) {
+      if (err instanceof RequestRefused) throw err;
+      throw new ServiceUnavailable(`the request to service "${name}" at ${info.url} failed: ${(err as Error).message}`);
+    }
+  }
+}

@@ -205,9 +205,10 @@ export class Supervisor {
     }
     this.stopping = true;
     clearTimeout(this.restartTimer);
-    if (this.current) await this.kill(this.current);
+    const run = this.current;
+    if (run) await this.kill(run);
     if (this.state !== "failed") this.setState("stopped");
-    this.log.write("== service: stopped");
+    this.log.write(`== service: stopped${run?.result ? ` (${exitText(run.result)})` : ""}`);
     await this.log.close();
   }
 

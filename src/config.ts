@@ -2,6 +2,7 @@
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import { limitsFromEnv, type ResourceLimits } from "./exec/limits.js";
 
 /** nixpkgs pinned for generated flakes unless FLAKEBOT_NIXPKGS says otherwise. */
 export const DEFAULT_NIXPKGS = "github:NixOS/nixpkgs/nixos-25.05";
@@ -51,9 +52,19 @@ export interface Config {
   openai: { apiKey?: string; baseUrl?: string };
   github: { token?: string; apiUrl: string };
   idleDisposeMs?: number;
+  /** Resource limits of sandboxed crafted programs (FLAKEBOT_LIMIT_*). */
+  limits: ResourceLimits;
 }
 
 export class ConfigError extends Error {}
+
+function readLimits(env: NodeJS.ProcessEnv): ResourceLimits {
+  try {
+    return limitsFromEnv(env);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty variables count as unset, as a shell user expects.
@@ -87,5 +98,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL },
     github: { token: e.GITHUB_TOKEN, apiUrl: e.GITHUB_API_URL.replace(/\/+$/, "") },
     idleDisposeMs,
+    limits: readLimits(env),
   };
 }

@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { randomUUID } from "node:crypto";
 import { liveChildren, runChecked } from "../src/exec/process.js";
 import { craftedEnv } from "../src/exec/env.js";
 import { loadConfig } from "../src/config.js";
@@ -27,7 +26,8 @@ import {
 } from "../src/build/nix.js";
 import { FLAKE_NIX, flakeData, needsOpenssl } from "../src/build/flake-files.js";
 import { nixpkgsIncompatibility, runNix } from "../src/build/nix-cli.js";
-import { DEBIAN_REGISTRY, fixtureRepo, fixturesDir, testEnv, type TestEnv } from "./helpers/offline.js";
+import { fixtureRepo, fixturesDir, testEnv, type TestEnv } from "./helpers/offline.js";
+import { OFFLINE_NIX_CONFIG, prepareNixpkgsStub } from "./helpers/nix-stub.js";
 
 let env: TestEnv;
 let stub: string;
@@ -41,19 +41,13 @@ before(async () => {
   env = await testEnv();
   // The stand-in learns the host's toolchain from host.json; testRun keeps this run's store
   // paths apart from an earlier run's, so "built" and "reused" mean what they say.
-  stub = path.join(env.dir, "nixpkgs-stub");
-  await fs.cp(path.join(fixturesDir, "nixpkgs-stub"), stub, { recursive: true });
-  const sysroot = (await runChecked(["rustc", "--print", "sysroot"], { cwd: env.dir, env: process.env as Record<string, string> })).stdout.trim();
-  await fs.writeFile(
-    path.join(stub, "host.json"),
-    JSON.stringify({ toolchainBin: path.join(sysroot, "bin"), registry: DEBIAN_REGISTRY, testRun: randomUUID() }),
-  );
-  nixpkgs = `path:${stub}`;
+  nixpkgs = await prepareNixpkgsStub(env.dir);
+  stub = nixpkgs.slice("path:".length);
   // The build tools read these through toolchainEnv(), as in production. (No
   // GIT_CONFIG_GLOBAL: simple-git refuses it; git.ts passes its own identity.)
   const vars: Record<string, string> = {
     CARGO_HOME: env.env.CARGO_HOME,
-    NIX_CONFIG: "substituters =\nbuild-users-group =\nsandbox = false",
+    NIX_CONFIG: OFFLINE_NIX_CONFIG,
   };
   for (const [k, v] of Object.entries(vars)) {
     saved[k] = process.env[k];

@@ -3,11 +3,19 @@
 import path from "node:path";
 import { existsSync } from "node:fs";
 import { runProcess, type RunResult } from "../exec/process.js";
+import os from "node:os";
 import { toolchainEnv } from "../exec/env.js";
+import { sandboxBuildArgv } from "../exec/sandbox.js";
 import type { TargetInfo } from "../craft/types.js";
 
 export interface CargoRun {
+  /** The workspace root (the repository). */
   cwd: string;
+  /**
+   * Build and test the untrusted code (build.rs, proc macros, tests) under bubblewrap with no
+   * network: dependencies are fetched first, outside, then everything runs --offline.
+   */
+  sandbox?: boolean;
   signal?: AbortSignal;
   onLine?: (line: string) => void;
   timeoutMs?: number;
@@ -60,10 +68,21 @@ export interface Metadata {
 
 const HOUR = 3_600_000;
 
+const RUNS_CRATE_CODE = new Set(["build", "test"]);
+
 function cargo(args: string[], run: CargoRun): Promise<RunResult> {
-  return runProcess(["cargo", ...args], {
+  const env = toolchainEnv({ CARGO_TERM_COLOR: "never", CARGO_TERM_PROGRESS_WHEN: "never" });
+  const argv =
+    run.sandbox && RUNS_CRATE_CODE.has(args[0])
+      ? sandboxBuildArgv(["cargo", ...args, "--offline"], {
+          workspace: run.cwd,
+          cargoHome: env.CARGO_HOME ?? path.join(os.homedir(), ".cargo"),
+          targetDir: env.CARGO_TARGET_DIR,
+        })
+      : ["cargo", ...args];
+  return runProcess(argv, {
     cwd: run.cwd,
-    env: toolchainEnv({ CARGO_TERM_COLOR: "never", CARGO_TERM_PROGRESS_WHEN: "never" }),
+    env,
     signal: run.signal,
     timeoutMs: run.timeoutMs ?? HOUR,
     maxOutputBytes: 8 * 1024 * 1024,
@@ -185,6 +204,21 @@ export async function generateLockfile(run: CargoRun): Promise<void> {
   if (online.exitCode !== 0) throw new Error(`cargo generate-lockfile failed: ${failureText(online)}`);
 }
 
+/**
+ * Before a sandboxed build: make sure there is a lock file and that every dependency is
+ * downloaded, outside the sandbox (no crate code runs in `cargo fetch`).
+ */
+async function fetchDependencies(run: CargoRun): Promise<void> {
+  const fetch = (locked: boolean) => cargo(locked ? ["fetch", "--locked"] : ["fetch"], run);
+  let r = await fetch(hasLockfile(run.cwd));
+  if (r.exitCode !== 0 && !r.aborted && !r.timedOut && hasLockfile(run.cwd) && LOCK_TROUBLE.test(r.stderr)) {
+    run.onLine?.(`Cargo.lock cannot be used as it is (${tail(r.stderr, 3)}); regenerating it`);
+    await generateLockfile(run);
+    r = await fetch(true);
+  }
+  if (r.exitCode !== 0) throw new Error(`cargo fetch failed: ${failureText(r)}`);
+}
+
 function selectArgs(target: TargetInfo): string[] {
   return ["--package", target.package];
 }
@@ -197,7 +231,14 @@ function selectArgs(target: TargetInfo): string[] {
 export async function cargoBuild(target: TargetInfo, run: CargoRun): Promise<BuildOutcome> {
   const args = ["build", "--release", "--message-format=json-diagnostic-rendered-ansi", ...selectArgs(target), "--bin", target.bin];
   const attempt = async (locked: boolean) => cargo(locked ? [...args, "--locked"] : args, run);
-  let r = await attempt(target.has_lockfile);
+  if (run.sandbox) {
+    try {
+      await fetchDependencies(run);
+    } catch (err) {
+      return { ok: false, diagnostics: [], output: (err as Error).message };
+    }
+  }
+  let r = await attempt(target.has_lockfile && hasLockfile(run.cwd));
   let lockRegenerated: string | undefined;
   if (r.exitCode !== 0 && target.has_lockfile && !r.aborted && !r.timedOut && LOCK_TROUBLE.test(r.stderr)) {
     lockRegenerated = tail(r.stderr, 3);
@@ -222,7 +263,7 @@ const FAILED_LINE = /^test (\S+) \.\.\. FAILED$/;
 /** `cargo test --release` of the package (release shares the build's compiled deps). */
 export async function cargoTest(target: TargetInfo, run: CargoRun): Promise<TestOutcome> {
   const args = ["test", "--release", "--no-fail-fast", ...selectArgs(target)];
-  const r = await cargo(target.has_lockfile ? [...args, "--locked"] : args, run);
+  const r = await cargo(hasLockfile(run.cwd) && (target.has_lockfile || run.sandbox) ? [...args, "--locked"] : args, run);
   let passed = 0;
   let failed = 0;
   let ignored = 0;

@@ -35,7 +35,7 @@ export function buildStage(backend: "nix" | "cargo"): StageFn {
     }
     ctx.progress(`cargo build --release (${target.package}, bin ${target.bin})`);
     const started = Date.now();
-    const outcome = await cargoBuild(target, { cwd: ctx.paths.workspace, signal: ctx.signal, onLine: (l) => ctx.log(l) });
+    const outcome = await cargoBuild(target, { cwd: ctx.paths.workspace, signal: ctx.signal, sandbox: ctx.sandboxBuilds, onLine: (l) => ctx.log(l) });
     if (!outcome.ok) {
       throw new CraftError("build", `cargo build failed:\n${describeErrors(outcome.diagnostics, outcome.output)}`);
     }
@@ -49,7 +49,7 @@ export function buildStage(backend: "nix" | "cargo"): StageFn {
 export const testStage: StageFn = async (ctx, craft) => {
   const target = needTarget(craft);
   ctx.progress(`cargo test --release (${target.package})`);
-  const outcome = await cargoTest(target, { cwd: ctx.paths.workspace, signal: ctx.signal, onLine: (l) => ctx.log(l) });
+  const outcome = await cargoTest(target, { cwd: ctx.paths.workspace, signal: ctx.signal, sandbox: ctx.sandboxBuilds, onLine: (l) => ctx.log(l) });
   if (!outcome.ok) {
     const what = outcome.failed > 0 ? `${outcome.failed} test(s) failed: ${outcome.failures.join(", ")}` : "the tests did not compile or run";
     throw new CraftError("test", `cargo test: ${what}\n${describeErrors(outcome.diagnostics, outcome.output)}`);

@@ -16,6 +16,8 @@ export interface StageContext {
   log(line: string): void;
   /** Reports progress within the current stage (shown to waiting clients). */
   progress(message: string): void;
+  /** Run cargo build/test of the crate's code under the sandbox (bwrap present and on). */
+  sandboxBuilds?: boolean;
   /** The LLM, when one is configured; stages that need one say so clearly without. */
   llm?: LlmProvider;
 }

@@ -143,6 +143,7 @@ export function createModify(options: ModifyOptions = {}): StageFn {
     const run: CargoRun = {
       cwd: workspace,
       signal: ctx.signal,
+      sandbox: ctx.sandboxBuilds,
       onLine: (line) => {
         if (!line.startsWith("{")) ctx.log(line);
       },

@@ -4,7 +4,8 @@
 import { mkdir } from "node:fs/promises";
 import { runProcess } from "./process.js";
 import { craftedEnv } from "./env.js";
-import { sandboxArgv } from "./sandbox.js";
+import { sandboxArgv, type SandboxSpec } from "./sandbox.js";
+import { limitsForTimeout } from "./limits.js";
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 export const MAX_TIMEOUT_MS = 600_000;
@@ -33,15 +34,21 @@ export interface InvokeTarget {
   scratch: string;
   sandboxed: boolean;
   signal?: AbortSignal;
+  /** More of the sandbox: directories to hide (FLAKEBOT_HOME), limits, writable roots. */
+  sandbox?: Omit<SandboxSpec, "scratch">;
 }
 
 export async function invokeBinary(target: InvokeTarget, input: InvokeInput): Promise<InvokeOutput> {
   await mkdir(target.scratch, { recursive: true });
   const argv = [target.binary, ...(input.args ?? [])];
-  const r = await runProcess(target.sandboxed ? sandboxArgv(argv, { scratch: target.scratch }) : argv, {
+  const timeoutMs = input.timeout_ms ?? DEFAULT_TIMEOUT_MS;
+  // CPU time is capped to what the timeout allows anyway, so a spin cannot outlast it.
+  const { limits, ...rest } = target.sandbox ?? {};
+  const spec: SandboxSpec = { ...rest, scratch: target.scratch, limits: limits === false ? false : limitsForTimeout(timeoutMs, limits) };
+  const r = await runProcess(target.sandboxed ? sandboxArgv(argv, spec) : argv, {
     cwd: target.scratch,
     env: craftedEnv(target.scratch),
-    timeoutMs: input.timeout_ms ?? DEFAULT_TIMEOUT_MS,
+    timeoutMs,
     stdin: input.stdin ?? "",
     signal: target.signal,
     maxOutputBytes: OUTPUT_CAP_BYTES,

@@ -14,7 +14,7 @@ import { invalidName, nameFromInstructions, toToolName } from "./craft/names.js"
 import type { Craft, CraftRequest } from "./craft/types.js";
 import { releaseBuild } from "./craft/cache.js";
 import { invokeBinary, type InvokeInput, type InvokeOutput } from "./exec/invoke.js";
-import { sandboxEnabled } from "./exec/sandbox.js";
+import { rootsAccess, sandboxEnabled } from "./exec/sandbox.js";
 import { killAllChildren } from "./exec/process.js";
 import { killProcessesUnder } from "./exec/orphans.js";
 import type { LlmProvider } from "./llm/provider.js";
@@ -57,6 +57,8 @@ export class Flakebot extends EventEmitter<AppEvents> {
   private readonly jobs = new Map<string, Job>();
   private readonly queue: BuildQueue;
   private nix?: Promise<NixStatus>;
+  /** The client's MCP roots as crafted programs see them (FLAKEBOT_SANDBOX_WRITE). */
+  private roots: { readOnly: string[]; writable: string[] } = { readOnly: [], writable: [] };
   private closed = false;
 
   constructor(
@@ -312,6 +314,12 @@ export class Flakebot extends EventEmitter<AppEvents> {
     });
   }
 
+  /** The client's roots (file:// URIs): readable by crafted tools, writable under the "roots" policy. */
+  setRoots(uris: string[]): void {
+    this.roots = rootsAccess(uris, this.config.sandboxWrite);
+    log.info(`client roots: ${this.roots.writable.length} writable, ${this.roots.readOnly.length} read-only for crafted tools`);
+  }
+
   /** Runs a ready crafted tool. A non-zero exit is a normal result. */
   async invoke(name: string, input: InvokeInput, signal?: AbortSignal): Promise<InvokeOutput> {
     const craft = await this.require(name);
@@ -330,7 +338,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
         scratch: paths.scratch,
         sandboxed: craft.sandboxed ?? false,
         signal,
-        sandbox: { hide: [this.config.home], limits: this.config.limits },
+        sandbox: { hide: [this.config.home], limits: this.config.limits, ...this.roots },
       },
       input,
     );

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { limitsFromEnv, type ResourceLimits } from "./exec/limits.js";
+import { sandboxWritePolicy, type WritePolicy } from "./exec/sandbox.js";
 
 /** nixpkgs pinned for generated flakes unless FLAKEBOT_NIXPKGS says otherwise. */
 export const DEFAULT_NIXPKGS = "github:NixOS/nixpkgs/nixos-25.05";
@@ -54,13 +55,15 @@ export interface Config {
   idleDisposeMs?: number;
   /** Resource limits of sandboxed crafted programs (FLAKEBOT_LIMIT_*). */
   limits: ResourceLimits;
+  /** FLAKEBOT_SANDBOX_WRITE: whether crafted tools may write to the client's MCP roots. */
+  sandboxWrite: WritePolicy;
 }
 
 export class ConfigError extends Error {}
 
-function readLimits(env: NodeJS.ProcessEnv): ResourceLimits {
+function readOrThrow<T>(read: () => T): T {
   try {
-    return limitsFromEnv(env);
+    return read();
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
@@ -98,6 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL },
     github: { token: e.GITHUB_TOKEN, apiUrl: e.GITHUB_API_URL.replace(/\/+$/, "") },
     idleDisposeMs,
-    limits: readLimits(env),
+    limits: readOrThrow(() => limitsFromEnv(env)),
+    sandboxWrite: readOrThrow(() => sandboxWritePolicy(env)),
   };
 }

@@ -8,6 +8,7 @@ import { killAllChildren } from "./exec/process.js";
 import { log } from "./log.js";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { selectProvider } from "./llm/select.js";
+import { RootsListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { CreateMessageFn } from "./llm/sampling.js";
 import { startIdleDisposal } from "./lifecycle/idle.js";
 
@@ -25,6 +26,17 @@ export async function serve(): Promise<void> {
   const gone = new Set(await idle?.first);
   const { server, close } = await createServer(app);
   mcp = server;
+  const refreshRoots = async () => {
+    if (!server.server.getClientCapabilities()?.roots) return;
+    try {
+      const { roots } = await server.server.listRoots();
+      app.setRoots(roots.map((r) => r.uri));
+    } catch (err) {
+      log.warn(`could not list the client's roots: ${(err as Error).message}`);
+    }
+  };
+  server.server.oninitialized = () => void refreshRoots();
+  server.server.setNotificationHandler(RootsListChangedNotificationSchema, refreshRoots);
   void app.services.startAll(ready.filter((c) => !gone.has(c.name)));
   let closing = false;
   const shutdown = async (why: string) => {

@@ -1,6 +1,7 @@
 // The usage text returned to the agent: how to call the new tool directly and through
 // invoke_tool, with an example grounded in the binary's real --help output.
 import type { Craft } from "./types.js";
+import { ARGV_ORDER, usableParams } from "./argv.js";
 
 const USAGE_LINE = /^\s*usage:\s*(.*)$/i;
 
@@ -29,8 +30,9 @@ export function usageText(craft: Craft): string {
     `"args" is the program's argv (no shell: quote nothing), "stdin" its standard input, "timeout_ms" a limit (default 60000).`,
     `The result has exit_code, stdout, stderr, truncated and timed_out; a non-zero exit code is a normal result.`,
   ];
-  if (craft.params && craft.params.length > 0) {
-    lines.push(`Named parameters are accepted too: ${craft.params.map((p) => p.name).join(", ")} (they become argv before "args").`);
+  const named = usableParams(craft.params ?? []);
+  if (named.length > 0) {
+    lines.push(`Named parameters are accepted too: ${named.map((p) => p.name).join(", ")}. ${ARGV_ORDER}`);
   }
   if (usageLine) lines.push(``, `Command line: ${usageLine.trim()}`);
   if (help) lines.push(``, `Its --help says:`, help.trim().split("\n").slice(0, 40).join("\n"));

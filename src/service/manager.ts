@@ -6,6 +6,7 @@ import { toolPaths } from "../state/paths.js";
 import { killProcessesUnder } from "../exec/orphans.js";
 import { log } from "../log.js";
 import { Supervisor, type SupervisorOptions } from "./supervisor.js";
+import { claim, otherOwner, recordPort, release } from "./owner.js";
 import { RequestRefused, sendServiceRequest, type ServiceRequest, type ServiceResponse } from "./http.js";
 
 /** A call to a service that is not up: the message says its state and what to do. */
@@ -20,6 +21,8 @@ export interface ServiceManagerOptions {
 
 export class ServiceManager {
   private readonly services = new Map<string, Supervisor>();
+  /** Starts in progress: a request waits for them rather than failing. */
+  private readonly starting = new Map<string, Promise<ServiceInfo>>();
   /** State changes being persisted, in order, per service. */
   private readonly saving = new Map<string, Promise<void>>();
 
@@ -39,11 +42,27 @@ export class ServiceManager {
     return info ? { ...craft, service: info } : craft;
   }
 
-  /** Starts a ready (or just verified) service craft; throws a ServiceError when it never becomes healthy. */
-  async start(craft: Craft, signal?: AbortSignal): Promise<ServiceInfo> {
+  /**
+   * Starts a ready (or just verified) service craft; throws a ServiceError when it never
+   * becomes healthy. When another live Flakebot process runs it already, that one is used.
+   */
+  start(craft: Craft, signal?: AbortSignal): Promise<ServiceInfo> {
+    const started = this.startHere(craft, signal).finally(() => {
+      if (this.starting.get(craft.name) === started) this.starting.delete(craft.name);
+    });
+    this.starting.set(craft.name, started);
+    return started;
+  }
+
+  private async startHere(craft: Craft, signal?: AbortSignal): Promise<ServiceInfo> {
     if (!craft.build) throw new Error(`service "${craft.name}" has no build`);
-    await this.stop(craft.name);
     const paths = toolPaths(this.home, craft.name);
+    await this.services.get(craft.name)?.stop();
+    const other = await claim(paths.dir);
+    if (other) {
+      log.info(`service "${craft.name}" is run by Flakebot process ${other.pid} on port ${other.port}: using that one`);
+      return { url: `http://127.0.0.1:${other.port}`, state: "running", restarts: craft.service?.restarts ?? 0, port: other.port };
+    }
     const supervisor = new Supervisor({
       binary: craft.build.binary,
       scratch: paths.scratch,
@@ -55,9 +74,12 @@ export class ServiceManager {
     });
     this.services.set(craft.name, supervisor);
     try {
-      return await supervisor.start(signal);
+      const info = await supervisor.start(signal);
+      await recordPort(paths.dir, supervisor.listenPort);
+      return info;
     } catch (err) {
       if (this.services.get(craft.name) === supervisor) this.services.delete(craft.name);
+      await release(paths.dir).catch(() => {});
       throw err;
     }
   }
@@ -73,12 +95,14 @@ export class ServiceManager {
    */
   async stop(name: string): Promise<string[]> {
     const supervisor = this.services.get(name);
+    const dir = toolPaths(this.home, name).dir;
     if (supervisor) {
       this.services.delete(name);
       const port = supervisor.listenPort;
       await supervisor.stop();
       await this.saving.get(name);
       this.saving.delete(name);
+      await release(dir).catch(() => {});
       return [`service on 127.0.0.1:${port} (stopped)`];
     }
     const killed = await killProcessesUnder(toolPaths(this.home, name).scratch);
@@ -103,9 +127,11 @@ export class ServiceManager {
   }
 
   async request(name: string, input: ServiceRequest, signal?: AbortSignal): Promise<ServiceResponse> {
+    await this.starting.get(name)?.catch(() => {});
     const supervisor = this.services.get(name);
-    const info = supervisor?.info();
-    if (!supervisor || !info || info.state !== "running") {
+    const other = supervisor ? undefined : await otherOwner(toolPaths(this.home, name).dir);
+    const info = other ? { url: `http://127.0.0.1:${other.port}`, state: "running" as const, restarts: 0, port: other.port } : supervisor?.info();
+    if (!info || info.state !== "running") {
       const state = info?.state ?? "stopped";
       throw new ServiceUnavailable(
         state === "restarting" || state === "starting"
@@ -114,7 +140,7 @@ export class ServiceManager {
       );
     }
     try {
-      return await sendServiceRequest(supervisor.listenPort, input, signal);
+      return await sendServiceRequest(info.port!, input, signal);
     } catch (err) {
       if (err instanceof RequestRefused) throw err;
       throw new ServiceUnavailable(`the request to service "${name}" at ${info.url} failed: ${(err as Error).message}`);

@@ -1,6 +1,7 @@
 // Supervising one crafted service: start it on a loopback port, wait for its health check,
 // restart it with backoff when it crashes (a bounded number of times in a row), and stop it
 // with SIGTERM, then SIGKILL after a grace period. Its output goes to the tool's log file.
+import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { runProcess, type RunResult } from "../exec/process.js";
 import { craftedEnv } from "../exec/env.js";
@@ -159,6 +160,12 @@ export class Supervisor {
   private exited(run: Run, r: RunResult): void {
     if (this.stopping || run !== this.current || this.state !== "running") return;
     this.log.write(`== service: exited (${exitText(r)}) after ${Math.round((Date.now() - run.startedAt) / 1000)} s`);
+    if (!existsSync(this.opts.scratch)) {
+      // Disposed by another Flakebot process: nothing left to restart.
+      this.stopping = true;
+      this.setState("stopped");
+      return;
+    }
     if (Date.now() - run.startedAt > STABLE_AFTER_MS) this.failuresInARow = 0;
     this.scheduleRestart();
   }

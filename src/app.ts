@@ -57,6 +57,8 @@ export class Flakebot extends EventEmitter<AppEvents> {
   private readonly jobs = new Map<string, Job>();
   private readonly queue: BuildQueue;
   private nix?: Promise<NixStatus>;
+  /** Why the state directory cannot be written, when it cannot (read-only, full). */
+  private cannotWrite?: string;
   /** The client's MCP roots as crafted programs see them (FLAKEBOT_SANDBOX_WRITE). */
   private roots: { readOnly: string[]; writable: string[] } = { readOnly: [], writable: [] };
   private closed = false;
@@ -76,13 +78,15 @@ export class Flakebot extends EventEmitter<AppEvents> {
     try {
       await this.store.init();
     } catch (err) {
-      throw new UserError(`cannot use FLAKEBOT_HOME=${this.config.home}: ${(err as Error).message}. Make it a writable directory, or point FLAKEBOT_HOME elsewhere`);
+      // Tools already built keep working from a read-only or full home; new crafts are refused.
+      this.cannotWrite = `FLAKEBOT_HOME=${this.config.home} cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): free some space or make it writable, or point FLAKEBOT_HOME elsewhere`;
+      log.error(this.cannotWrite);
     }
     const { crafts, corrupt } = await this.store.list();
     for (const c of corrupt) log.warn(`tool "${c.name}" skipped: ${c.error}`);
     const ready: Craft[] = [];
     for (const craft of crafts) {
-      if (craft.status === "building" && !processAlive(craft.owner_pid)) {
+      if (craft.status === "building" && !processAlive(craft.owner_pid) && !this.cannotWrite) {
         await this.markInterrupted(craft);
       } else if (craft.status === "ready") {
         ready.push(craft);
@@ -176,6 +180,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
   /** Validates the request, claims the name and starts the craft as a job. */
   async craft(request: CraftRequest): Promise<Craft> {
     if (this.closed) throw new UserError("the server is shutting down");
+    if (this.cannotWrite) throw new UserError(this.cannotWrite);
     if (!request.instructions.trim()) throw new UserError("instructions are empty: say in plain words what the tool must do");
     if (request.rev?.startsWith("-")) throw new UserError(`"rev" must be a branch, tag or commit, not an option: "${request.rev.slice(0, 60)}"`);
     let sandboxed: boolean;

@@ -8,7 +8,11 @@ import { MAX_TIMEOUT_MS } from "../exec/invoke.js";
 import { ARGV_ORDER, paramsToZodShape, usableParams } from "./argv.js";
 
 export const rawInputShape = {
-  args: z.array(z.string().max(131072)).max(4096).optional().describe("Arguments passed to the program as an argv array (never through a shell)"),
+  args: z
+    .array(z.string().max(131072).regex(/^[^\u0000]*$/, "an argument cannot contain a NUL byte (the kernel cannot pass it)"))
+    .max(4096)
+    .optional()
+    .describe("Arguments passed to the program as an argv array (never through a shell)"),
   stdin: z.string().max(16 * 1024 * 1024).optional().describe("Text written to the program's standard input"),
   timeout_ms: z.number().int().min(1).max(MAX_TIMEOUT_MS).optional().describe("Kill the program after this many milliseconds (default 60000)"),
 };

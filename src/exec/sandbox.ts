@@ -228,6 +228,15 @@ function bwrapArgs(layout: Layout, network: SandboxNetwork, cwd: string): string
   return args;
 }
 
+/** On a read-only FLAKEBOT_HOME the scratch keeps its owner: the tool still runs, unable to write. */
+function ownScratch(change: () => void): void {
+  try {
+    change();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EROFS") throw err;
+  }
+}
+
 /**
  * The argv that runs a crafted binary inside the sandbox. When the server runs as root the
  * program runs as a user of its own (toolUid), which owns the scratch directory, so the
@@ -237,7 +246,7 @@ function bwrapArgs(layout: Layout, network: SandboxNetwork, cwd: string): string
  */
 export function sandboxArgv(argv: string[], spec: SandboxSpec): string[] {
   const scratch = path.resolve(spec.scratch);
-  mkdirSync(scratch, { recursive: true });
+  if (!existsSync(scratch)) mkdirSync(scratch, { recursive: true });
   const writable = absolute(spec.writable);
   const setprivPath = findOnPath("setpriv");
   const dropToUser = runningAsRoot() && writable.length === 0 && setprivPath !== null;
@@ -245,9 +254,9 @@ export function sandboxArgv(argv: string[], spec: SandboxSpec): string[] {
   // The scratch directory belongs to whoever the program runs as (the policy may change).
   const owner = dropToUser ? uid : process.getuid?.();
   const st = statSync(scratch);
-  if (runningAsRoot() && owner !== undefined && st.uid !== owner) chownSync(scratch, owner, owner);
+  if (runningAsRoot() && owner !== undefined && st.uid !== owner) ownScratch(() => chownSync(scratch, owner, owner));
   // bwrap enters it before the switch, as a root without capabilities: it needs o+x.
-  if (dropToUser && (st.mode & 0o001) === 0) chmodSync(scratch, (st.mode & 0o777) | 0o011);
+  if (dropToUser && (st.mode & 0o001) === 0) ownScratch(() => chmodSync(scratch, (st.mode & 0o777) | 0o011));
 
   const readOnly = absolute(spec.readOnly);
   if (path.isAbsolute(argv[0])) readOnly.push(path.dirname(path.resolve(argv[0])));

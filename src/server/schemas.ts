@@ -39,7 +39,7 @@ export const craftStatusShape = {
 const jsonSchemaProperty = z.object({
   type: z.string().optional(),
   description: z.string().optional(),
-  items: z.object({ type: z.string(), maxLength: z.number().optional() }).optional(),
+  items: z.object({ type: z.string(), maxLength: z.number().optional(), pattern: z.string().optional() }).optional(),
   minItems: z.number().optional(),
   maxItems: z.number().optional(),
   minLength: z.number().optional(),

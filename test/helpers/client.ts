@@ -16,8 +16,10 @@ export interface Connected {
   close: () => Promise<void>;
 }
 
-export async function connect(env: Record<string, string>, args: string[] = []): Promise<Connected> {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [serverEntry, ...args], env, stderr: "pipe" });
+/** Spawns the server (under `wrapper`, an argv such as a bwrap command, when given) and connects. */
+export async function connect(env: Record<string, string>, args: string[] = [], wrapper: string[] = []): Promise<Connected> {
+  const argv = [...wrapper, process.execPath, serverEntry, ...args];
+  const transport = new StdioClientTransport({ command: argv[0], args: argv.slice(1), env, stderr: "pipe" });
   let stderr = "";
   transport.stderr?.on("data", (d: Buffer) => {
     stderr += d.toString();

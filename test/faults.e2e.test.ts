@@ -1,0 +1,90 @@
+// Faults the server must survive with nothing lost: a corrupt manifest, a read-only
+// FLAKEBOT_HOME, and many crafts, invokes and disposes at once.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { connect, textOf, type Connected } from "./helpers/client.js";
+import { fixturesDir, testEnv, type TestEnv } from "./helpers/offline.js";
+import { findBwrap } from "../src/exec/sandbox.js";
+
+const hello = path.join(fixturesDir, "crates", "hello");
+let t: TestEnv;
+let c: Connected;
+
+before(async () => {
+  t = await testEnv({ FLAKEBOT_SANDBOX: "auto" });
+  c = await connect(t.env);
+  const r = await c.call("craft_tool", { instructions: "upper", source: hello, name: "good", wait_seconds: 240 });
+  assert.equal(r.structured.status, "ready", textOf(r));
+});
+
+after(async () => {
+  await c?.close();
+});
+
+test("a corrupt manifest: a clear error for that tool, the others keep working, nothing else deleted", async () => {
+  await fs.mkdir(path.join(t.home, "tools", "bad"));
+  await fs.writeFile(path.join(t.home, "tools", "bad", "manifest.json"), '{"schema": 1, "name": "bad", "status": "rea');
+  await c.close();
+  c = await connect(t.env);
+  const names = (await c.client.listTools()).tools.map((x) => x.name);
+  assert.ok(names.includes("good") && !names.includes("bad"));
+  assert.match(c.stderr(), /"bad" skipped: .*corrupt manifest/);
+  const d = await c.call("describe_tool", { name: "bad" });
+  assert.equal(d.isError, true);
+  assert.match(textOf(d), /not valid JSON.*dispose the tool/);
+  const ok = await c.call("good", { args: ["fine"] });
+  assert.equal(ok.structured.stdout, "FINE\n");
+  const gone = await c.call("dispose_tool", { name: "bad" });
+  assert.equal(gone.isError, undefined, textOf(gone));
+  await assert.rejects(fs.access(path.join(t.home, "tools", "bad")));
+  assert.ok((await fs.readdir(path.join(t.home, "tools"))).includes("good"));
+});
+
+test("a read-only FLAKEBOT_HOME: built tools still run, crafting says why it cannot", { timeout: 60_000, skip: findBwrap() ? false : "bwrap (used to mount the home read-only) is not installed" }, async () => {
+  await c.close();
+  // A real read-only mount of the home, made for the server alone with bubblewrap.
+  c = await connect(t.env, [], ["bwrap", "--dev-bind", "/", "/", "--ro-bind", t.home, t.home, "--"]);
+  try {
+    const ok = await c.call("good", { args: ["still"] });
+    assert.equal(ok.structured.stdout, "STILL\n", JSON.stringify(ok.structured));
+    const r = await c.call("craft_tool", { instructions: "x", source: hello, name: "another", wait_seconds: 10 });
+    assert.equal(r.isError, true);
+    assert.match(textOf(r), /cannot be written \(EROFS\)/);
+  } finally {
+    await c.close();
+    c = await connect(t.env);
+  }
+  const manifest = JSON.parse(await fs.readFile(path.join(t.home, "tools", "good", "manifest.json"), "utf8"));
+  assert.equal(manifest.status, "ready", "nothing was lost");
+});
+
+test("8 crafts and 50 invokes at once: every call answered, state consistent, dispose during an invoke", { timeout: 600_000 }, async () => {
+  const crates: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const dir = path.join(t.dir, `variant${i}`);
+    await fs.cp(hello, dir, { recursive: true });
+    // a distinct tree each, so the build cache cannot answer
+    await fs.appendFile(path.join(dir, "src", "main.rs"), `\n// variant ${i}\n`);
+    crates.push(dir);
+  }
+  const crafts = crates.map((dir, i) => c.call("craft_tool", { instructions: "upper", source: dir, name: `many_${i}`, wait_seconds: 600 }));
+  const invokes = Array.from({ length: 50 }, (_, i) => c.call("invoke_tool", { name: "good", args: [`call ${i}`] }));
+  const invoked = await Promise.all(invokes);
+  invoked.forEach((r, i) => assert.equal(r.structured.stdout, `CALL ${i}\n`));
+  const crafted = await Promise.all(crafts);
+  for (const r of crafted) assert.equal(r.structured.status, "ready", textOf(r));
+  const keys = new Set(crafted.map((r) => r.structured.build.binary));
+  assert.equal(keys.size, 8, "eight distinct builds");
+
+  // dispose while a call is running: the call ends, the dispose succeeds, nothing is left
+  const running = c.call("invoke_tool", { name: "many_0", stdin: "x".repeat(10), timeout_ms: 20_000 });
+  const disposed = await c.call("dispose_tool", { name: "many_0" });
+  assert.equal(disposed.isError, undefined, textOf(disposed));
+  await running;
+  await Promise.all(Array.from({ length: 7 }, (_, i) => c.call("dispose_tool", { name: `many_${i + 1}` })));
+  assert.deepEqual(await fs.readdir(path.join(t.home, "tools")), ["good"]);
+  const builds = await fs.readdir(path.join(t.home, "builds"));
+  assert.equal(builds.length, 1, "only the build of the remaining tool is kept");
+});

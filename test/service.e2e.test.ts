@@ -164,8 +164,16 @@ describe("a crafted service", () => {
 
   test("the server's shutdown stops the service; the next server starts it again", { timeout: 60_000 }, async () => {
     const port = Number(new URL((await describeKv()).service.url).port);
+    const cliDescribe = async () => {
+      const r = await runProcess([process.execPath, serverEntry, "describe", "kv", "--json"], { cwd: t.dir, env: t.env, timeoutMs: 30_000 });
+      assert.equal(r.exitCode, 0, r.stderr);
+      return JSON.parse(r.stdout).service;
+    };
+    assert.equal((await cliDescribe()).state, "running", "the command line sees the server's service");
+    assert.ok(await canConnect(port), "and leaves it running");
     await c.close();
     await waitFor("the service to stop", async () => (await processesUnder(toolDir("kv"))).length === 0 && !(await canConnect(port)), 15_000);
+    assert.equal((await cliDescribe()).state, "stopped");
     c = await connect(t.env);
     const d = await waitFor("the service to run again", async () => {
       const x = await describeKv();

@@ -117,6 +117,7 @@ function describeText(craft: Craft, logTail: string[]): string {
   }
   if (craft.tests) rows.push(["tests", `${craft.tests.passed} passed, ${craft.tests.failed} failed; acceptance ${craft.tests.acceptance_passed} passed, ${craft.tests.acceptance_failed} failed`]);
   if (craft.sandboxed !== undefined) rows.push(["sandboxed", craft.sandboxed ? "yes (bwrap)" : "no"]);
+  if (craft.service) rows.push(["service", `${craft.service.state} at ${craft.service.url}, ${craft.service.restarts} restart(s)`]); // issue 9
   if (craft.definition_sha256) rows.push(["definition", `sha256 ${craft.definition_sha256}`]);
   rows.push(["created", craft.created_at]);
   if (craft.last_used_at) rows.push(["last used", craft.last_used_at]);

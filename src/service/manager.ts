@@ -6,7 +6,7 @@ import { toolPaths } from "../state/paths.js";
 import { killProcessesUnder } from "../exec/orphans.js";
 import { log } from "../log.js";
 import { Supervisor, type SupervisorOptions } from "./supervisor.js";
-import { claim, otherOwner, recordPort, release } from "./owner.js";
+import { claim, otherOwner, recordPort, release, runByOtherSync } from "./owner.js";
 import { RequestRefused, sendServiceRequest, type ServiceRequest, type ServiceResponse } from "./http.js";
 
 /** A call to a service that is not up: the message says its state and what to do. */
@@ -36,10 +36,18 @@ export class ServiceManager {
     return this.services.get(name)?.info();
   }
 
-  /** `craft` with its live service state, when this server runs it. */
+  /**
+   * `craft` with its live service state when this process runs it; as its owner last saved
+   * it when another live process does; "stopped" when no process runs it any more.
+   */
   overlay(craft: Craft): Craft {
     const info = this.info(craft.name);
-    return info ? { ...craft, service: info } : craft;
+    if (info) return { ...craft, service: info };
+    const s = craft.service;
+    if (s && s.state !== "stopped" && s.state !== "failed" && !this.starting.has(craft.name) && !runByOtherSync(toolPaths(this.home, craft.name).dir)) {
+      return { ...craft, service: { ...s, state: "stopped" } };
+    }
+    return craft;
   }
 
   /**

@@ -3,6 +3,7 @@
 // the command line); only one of them runs a given service, the others reach it at the
 // port its owner wrote down. The claim is a file created exclusively; a dead owner's claim
 // is taken over.
+import { readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 
@@ -31,6 +32,16 @@ export async function readOwner(toolDir: string): Promise<Owner | undefined> {
     return Number.isInteger(o.pid) && Number.isInteger(o.port) ? o : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** Whether another live process runs this service (a synchronous look, for views). */
+export function runByOtherSync(toolDir: string): boolean {
+  try {
+    const o = JSON.parse(readFileSync(ownerFile(toolDir), "utf8")) as Owner;
+    return Number.isInteger(o.pid) && o.pid !== process.pid && alive(o.pid);
+  } catch {
+    return false;
   }
 }
 

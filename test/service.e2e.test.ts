@@ -15,6 +15,8 @@ import { fixturesDir, repoRoot, serverEntry, testEnv, type TestEnv } from "./hel
 import { processesUnder, waitFor } from "./helpers/procs.js";
 import { findBwrap } from "../src/exec/sandbox.js";
 import { Supervisor } from "../src/service/supervisor.js";
+import { portBinding } from "../src/craft/service-port.js";
+import { parseHelp } from "../src/craft/help.js";
 import { runProcess } from "../src/exec/process.js";
 
 const kvstore = path.join(fixturesDir, "crates", "kvstore");
@@ -92,6 +94,13 @@ describe("a crafted service", () => {
     assert.equal(get.structured.headers["content-type"], "text/plain; charset=utf-8");
     const missing = await c.call("kv", { method: "GET", path: "/kv/nothing" });
     assert.equal(missing.structured.status, 404);
+    const big = "x".repeat(1536 * 1024);
+    assert.equal((await c.call("kv", { method: "PUT", path: "/kv/big", body: big })).structured.status, 204);
+    const capped = await c.call("kv", { path: "/kv/big" });
+    assert.equal(capped.structured.status, 200);
+    assert.equal(capped.structured.truncated, true);
+    assert.equal(capped.structured.body.length, 1024 * 1024, "the body is capped at 1 MiB");
+    assert.equal(capped.structured.headers["content-length"], String(big.length));
   });
 
   test("a second Flakebot process on the same home uses the running service; the service tool passes the Inspector's strict check", { timeout: 120_000, skip: !existsSync(node22) || !existsSync(inspector) ? "MCP Inspector or Node 22 not installed (npm ci installs both)" : false }, async () => {
@@ -196,6 +205,27 @@ describe("a crafted service", () => {
     await assert.rejects(fs.access(toolDir("kv")));
     const gone = await c.call("kv", { path: "/kv/greeting" });
     assert.equal(gone.isError, true);
+  });
+});
+
+describe("how a service is given its port", () => {
+  const help = (options: string) => parseHelp(`A server\n\nUsage: srv [OPTIONS]\n\nOptions:\n${options}  -h, --help         Print help\n`);
+
+  test("a --port option, with --bind naming the host alone", () => {
+    const b = portBinding(help("  -p, --port <PORT>  Port\n  -b, --bind <HOST>  Address\n"), 4321);
+    assert.deepEqual(b.args, ["--port", "4321", "--bind", "127.0.0.1"]);
+    assert.equal(b.env.PORT, "4321");
+  });
+
+  test("a --listen option alone takes host and port", () => {
+    assert.deepEqual(portBinding(help("  -l, --listen <ADDR>  Where to listen\n"), 4321).args, ["--listen", "127.0.0.1:4321"]);
+  });
+
+  test("no such option: the PORT, BIND and HOST variables", () => {
+    const b = portBinding(help("  -v, --verbose  More output\n"), 4321);
+    assert.deepEqual(b.args, []);
+    assert.deepEqual(b.env, { PORT: "4321", BIND: "127.0.0.1:4321", HOST: "127.0.0.1" });
+    assert.deepEqual(portBinding(undefined, 80).args, []);
   });
 });
 

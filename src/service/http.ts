@@ -78,7 +78,8 @@ export function sendServiceRequest(port: number, input: ServiceRequest, signal?:
   const origin = `http://${LOOPBACK}:${port}`;
   const target = requestTarget(origin, input.path);
   const method = input.method ?? "GET";
-  const body = input.body !== undefined && method !== "GET" && method !== "HEAD" ? Buffer.from(input.body, "utf8") : undefined;
+  // A GET may carry a body (some search APIs take their query so); a HEAD may not.
+  const body = input.body !== undefined && method !== "HEAD" ? Buffer.from(input.body, "utf8") : undefined;
   const headers = headersFrom(input.headers, port, body);
   const timeout = input.timeout_ms ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const started = performance.now();

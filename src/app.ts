@@ -3,6 +3,8 @@
 // nothing of MCP: the server listens to its events ("ready", "removed", "update").
 import { EventEmitter } from "node:events";
 import fs from "node:fs/promises";
+import path from "node:path";
+import { diffSince } from "./sources/git.js";
 import type { Config } from "./config.js";
 import { log } from "./log.js";
 import { Store } from "./state/store.js";
@@ -317,6 +319,27 @@ export class Flakebot extends EventEmitter<AppEvents> {
       job.events.once("done", finish);
       signal?.addEventListener("abort", finish, { once: true });
     });
+  }
+
+  /** One piece of a tool's provenance: its manifest, build log, diff against upstream, or flake.nix. */
+  async provenance(name: string, part: "manifest" | "build-log" | "diff" | "flake.nix"): Promise<string> {
+    const craft = await this.require(name);
+    const paths = this.store.paths(name);
+    switch (part) {
+      case "manifest":
+        return JSON.stringify(craft, null, 2);
+      case "build-log":
+        return (await readLogTail(paths.log, 100_000, 1024 * 1024)).join("\n");
+      case "diff":
+        if (!craft.source?.base) return "";
+        return diffSince(paths.workspace, craft.source.base).catch((err) => {
+          throw new UserError(`the diff of "${name}" is not available: ${(err as Error).message}`);
+        });
+      case "flake.nix":
+        return fs.readFile(path.join(paths.workspace, "flake.nix"), "utf8").catch(() => {
+          throw new UserError(`"${name}" has no flake.nix (it was built with ${craft.build?.backend ?? "no"} backend)`);
+        });
+    }
   }
 
   /** The client's roots (file:// URIs): readable by crafted tools, writable under the "roots" policy. */

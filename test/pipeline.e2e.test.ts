@@ -86,6 +86,8 @@ describe("the Nix backend through the server", { skip: (await nixAvailable()).av
     assert.match(build.flake_ref, /^git\+file:/);
     const out = await c.call("nixupper", { args: ["from", "nix"] });
     assert.equal(out.structured.stdout, "FROM NIX\n");
+    const flake = await c.client.readResource({ uri: "flakebot://tools/nixupper/flake.nix" });
+    assert.match((flake.contents[0] as { text: string }).text, /builtins\.fromJSON/);
     const gcroot = path.join(home, "tools", "nixupper", "result");
     assert.equal(await fs.readlink(gcroot), build.store_path);
     const d = await c.call("dispose_tool", { name: "nixupper" });
@@ -175,8 +177,8 @@ describe("the LLM changes the program, proved by cargo build and test", () => {
     assert.equal(r.structured.tests.acceptance_failed, 0);
     const out = await c.call("reverser", { args: ["--reverse", "flake"] });
     assert.equal(out.structured.stdout, "EKALF\n");
-    const d = await c.call("describe_tool", { name: "reverser" });
-    assert.match(d.structured.diff_stat, /--reverse/);
+    const diff = await c.client.readResource({ uri: "flakebot://tools/reverser/diff" });
+    assert.match((diff.contents[0] as { text: string }).text, /\+.*fn reverses\(\)/, "the change against upstream, with its new test");
     assert.ok(llm.requests.every((q) => q.path === "/openai/v1/chat/completions" && q.authorization === "Bearer gsk_test_key_0123456789"));
     assert.ok(llm.requests.every((q) => q.body.temperature === 0));
   });

@@ -69,6 +69,28 @@ describe("craft from a local directory", () => {
     assert.ok(r.structured.source.commit.match(/^[0-9a-f]{40}$/));
   });
 
+  test("its provenance is readable as MCP resources, and a prompt guides crafting", async () => {
+    const { resources } = await c.client.listResources();
+    const uris = resources.map((r) => r.uri);
+    for (const part of ["manifest", "build-log", "diff"]) assert.ok(uris.includes(`flakebot://tools/upper/${part}`), `${part} listed`);
+    assert.ok(!uris.includes("flakebot://tools/upper/flake.nix"), "no flake.nix for a cargo build");
+    const manifest = await c.client.readResource({ uri: "flakebot://tools/upper/manifest" });
+    const m = JSON.parse((manifest.contents[0] as { text: string }).text);
+    assert.equal(m.name, "upper");
+    assert.equal(m.status, "ready");
+    const buildLog = await c.client.readResource({ uri: "flakebot://tools/upper/build-log" });
+    assert.match((buildLog.contents[0] as { text: string }).text, /cargo build --release/);
+    const diff = await c.client.readResource({ uri: "flakebot://tools/upper/diff" });
+    assert.equal((diff.contents[0] as { text: string }).text, "", "unchanged from upstream");
+    const { prompts } = await c.client.listPrompts();
+    assert.ok(prompts.some((p) => p.name === "craft-a-tool"));
+    const prompt = await c.client.getPrompt({ name: "craft-a-tool", arguments: { need: "count the words in a file" } });
+    const text = (prompt.messages[0].content as { text: string }).text;
+    assert.match(text, /count the words in a file/);
+    assert.match(text, /describe_tool/);
+    assert.match(text, /invoke_tool/);
+  });
+
   test("a second craft of the identical tree reuses the build", { timeout: 60_000 }, async () => {
     const r = await c.call("craft_tool", { instructions: "upper again", source: hello, name: "upper_again", wait_seconds: 60 });
     assert.equal(r.structured.status, "ready");

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-export type PromptName = "plan" | "select" | "edit" | "repair" | "usage";
+export type PromptName = "plan" | "select" | "edit" | "repair" | "usage" | "craft-a-tool";
 
 /** prompts/ at the package root (this module runs from dist/src/llm). */
 function promptsDir(): string {

@@ -8,6 +8,8 @@ import { registerDescribeTool } from "./tools/describe.js";
 import { registerInvokeTool } from "./tools/invoke.js";
 import { registerDisposeTool } from "./tools/dispose.js";
 import { VERSION } from "../version.js";
+import { registerResources } from "./resources.js";
+import { registerPrompts } from "./prompts.js";
 
 export interface FlakebotServer {
   server: McpServer;
@@ -25,17 +27,32 @@ const INSTRUCTIONS = [
 export async function createServer(app: Flakebot): Promise<FlakebotServer> {
   const server = new McpServer(
     { name: "flakebot", version: VERSION },
-    { capabilities: { logging: {}, tools: { listChanged: true } }, instructions: INSTRUCTIONS },
+    {
+      capabilities: { logging: {}, tools: { listChanged: true }, resources: { listChanged: true }, prompts: {} },
+      instructions: INSTRUCTIONS,
+    },
   );
   registerCraftTool(server, app);
   registerDescribeTool(server, app);
   registerInvokeTool(server, app);
   registerDisposeTool(server, app);
 
+  registerResources(server, app);
+  registerPrompts(server);
+
   const crafted = new CraftedTools(server, app);
   for (const craft of await app.list()) crafted.register(craft);
-  const onReady = (craft: Parameters<CraftedTools["register"]>[0]) => crafted.register(craft);
-  const onRemoved = (name: string) => crafted.remove(name);
+  const resourcesChanged = () => {
+    if (server.isConnected()) server.sendResourceListChanged();
+  };
+  const onReady = (craft: Parameters<CraftedTools["register"]>[0]) => {
+    crafted.register(craft);
+    resourcesChanged();
+  };
+  const onRemoved = (name: string) => {
+    crafted.remove(name);
+    resourcesChanged();
+  };
   app.on("ready", onReady);
   app.on("removed", onRemoved);
 

@@ -38,7 +38,7 @@ export class ToolLog {
 }
 
 /** The last `n` lines of a log file on disk (reads only its end). */
-export async function readLogTail(file: string, n: number): Promise<string[]> {
+export async function readLogTail(file: string, n: number, maxBytes = 64 * 1024): Promise<string[]> {
   let handle: fs.promises.FileHandle;
   try {
     handle = await fs.promises.open(file, "r");
@@ -47,7 +47,7 @@ export async function readLogTail(file: string, n: number): Promise<string[]> {
   }
   try {
     const { size } = await handle.stat();
-    const length = Math.min(size, 64 * 1024);
+    const length = Math.min(size, maxBytes);
     const buf = Buffer.alloc(length);
     await handle.read(buf, 0, length, size - length);
     return buf.toString("utf8").split("\n").filter(Boolean).slice(-n);

@@ -4,7 +4,8 @@
 import type { StageContext, StageFn } from "./context.js";
 import type { Craft, Stage } from "./types.js";
 import { plan } from "./plan.js";
-import { discover } from "./discover.js";
+import { makeDiscover } from "./discover.js";
+import { llmPick } from "./pick.js";
 import { acquireSource } from "./acquire.js";
 import { acquireCrate, pushBranch } from "./acquire-crate.js";
 import { modify, wantsModify } from "./modify.js";
@@ -29,6 +30,8 @@ export interface PipelineOptions {
 }
 
 const notCached = (c: Craft) => !c.build?.cached;
+
+const discover = makeDiscover({ pick: llmPick });
 
 const acquire: StageFn = (ctx, craft) => (ctx.request.source ? acquireSource(ctx, craft) : acquireCrate(ctx, craft));
 

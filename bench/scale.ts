@@ -62,8 +62,9 @@ interface CountResult {
 async function measureCount(benv: BenchEnv, home: string, count: number, opts: BenchOptions): Promise<CountResult> {
   const runs = opts.quick ? 3 : 5;
   const lists = opts.quick ? 20 : 50;
-  // A slow list must not make the suite slow: each run lists for at most this long (5 lists at least).
-  const listBudgetMs = opts.quick ? 4_000 : 15_000;
+  // A slow list must not make the suite slow: each run lists for at most this long (minLists at least).
+  const listBudgetMs = opts.quick ? 2_000 : 15_000;
+  const minLists = opts.quick ? 3 : 5;
   const startup: number[] = [];
   const first: number[] = [];
   const listRuns: number[][] = [];
@@ -83,7 +84,7 @@ async function measureCount(benv: BenchEnv, home: string, count: number, opts: B
       bytes = JSON.stringify(f.value).length;
       const samples: number[] = [];
       const listStart = performance.now();
-      for (let i = 0; i < lists && (i < 5 || performance.now() - listStart < listBudgetMs); i++) samples.push((await timed(() => c!.client.listTools())).ms);
+      for (let i = 0; i < lists && (i < minLists || performance.now() - listStart < listBudgetMs); i++) samples.push((await timed(() => c!.client.listTools())).ms);
       listRuns.push(samples);
       rssAfter.push((await rssKib(c.pid()!)) ?? NaN);
     } finally {

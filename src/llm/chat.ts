@@ -1,6 +1,6 @@
 // What the chat-completions providers (Groq, OpenAI-compatible) share.
 import { redactSecrets } from "../exec/env.js";
-import type { CompletionRequest } from "./provider.js";
+import type { Completion, CompletionRequest, LlmProvider } from "./provider.js";
 
 /** A fixed seed, so that providers which honour it answer the same prompt the same way. */
 export const SEED = 7;
@@ -52,4 +52,45 @@ export function failedJsonGeneration(err: unknown): string | undefined {
   if (e?.status !== 400) return undefined;
   const body = e.error?.error ?? e.error;
   return body?.code === "json_validate_failed" ? (body.failed_generation ?? "") : undefined;
+}
+
+/** What both chat-completions SDKs (groq-sdk, openai) answer, as far as we read it. */
+export interface ChatCompletionAnswer {
+  choices: { message?: { content?: string | null } }[];
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+}
+
+/**
+ * A provider over one SDK's chat-completions call: timing, token counts, a JSON answer the
+ * provider refused (Groq's json_validate_failed) handed back for a retry, and errors with
+ * the secrets removed.
+ */
+export function chatCompletionProvider(opts: {
+  name: LlmProvider["name"];
+  label: string;
+  model: string;
+  secrets: string[];
+  create: (req: CompletionRequest) => Promise<ChatCompletionAnswer>;
+}): LlmProvider {
+  return {
+    name: opts.name,
+    model: opts.model,
+    async complete(req: CompletionRequest): Promise<Completion> {
+      const started = performance.now();
+      const ms = () => Math.round(performance.now() - started);
+      try {
+        const res = await opts.create(req);
+        return {
+          text: res.choices[0]?.message?.content ?? "",
+          promptTokens: res.usage?.prompt_tokens ?? 0,
+          completionTokens: res.usage?.completion_tokens ?? 0,
+          ms: ms(),
+        };
+      } catch (err) {
+        const failed = failedJsonGeneration(err);
+        if (failed !== undefined) return { text: failed, promptTokens: 0, completionTokens: 0, ms: ms() };
+        throw providerError(opts.label, err, opts.secrets);
+      }
+    },
+  };
 }

@@ -2,42 +2,30 @@
 // neither the key nor the request headers reach a log or a result.
 import Groq from "groq-sdk";
 import { DEFAULT_GROQ_MODEL, type Config } from "../config.js";
-import type { Completion, CompletionRequest, LlmProvider } from "./provider.js";
-import { failedJsonGeneration, providerError, SEED, toChatMessages } from "./chat.js";
+import type { LlmProvider } from "./provider.js";
+import { chatCompletionProvider, SEED, toChatMessages } from "./chat.js";
 
 export function createGroqProvider(config: Pick<Config, "groq" | "model">): LlmProvider {
   const apiKey = config.groq.apiKey;
   if (!apiKey) throw new Error("Groq needs GROQ_API_KEY: set it, or choose another provider with FLAKEBOT_LLM");
   const client = new Groq({ apiKey, baseURL: config.groq.baseUrl, maxRetries: 2, timeout: 180_000 });
   const model = config.model ?? DEFAULT_GROQ_MODEL;
-  return {
+  return chatCompletionProvider({
     name: "groq",
+    label: "Groq",
     model,
-    async complete(req: CompletionRequest): Promise<Completion> {
-      const started = performance.now();
-      try {
-        const res = await client.chat.completions.create(
-          {
-            model,
-            messages: toChatMessages(req),
-            max_completion_tokens: req.maxTokens,
-            temperature: 0,
-            seed: SEED,
-            ...(req.json ? { response_format: { type: "json_object" as const } } : {}),
-          },
-          { signal: req.signal },
-        );
-        return {
-          text: res.choices[0]?.message?.content ?? "",
-          promptTokens: res.usage?.prompt_tokens ?? 0,
-          completionTokens: res.usage?.completion_tokens ?? 0,
-          ms: Math.round(performance.now() - started),
-        };
-      } catch (err) {
-        const failed = failedJsonGeneration(err);
-        if (failed !== undefined) return { text: failed, promptTokens: 0, completionTokens: 0, ms: Math.round(performance.now() - started) };
-        throw providerError("Groq", err, [apiKey]);
-      }
-    },
-  };
+    secrets: [apiKey],
+    create: (req) =>
+      client.chat.completions.create(
+        {
+          model,
+          messages: toChatMessages(req),
+          max_completion_tokens: req.maxTokens,
+          temperature: 0,
+          seed: SEED,
+          ...(req.json ? { response_format: { type: "json_object" as const } } : {}),
+        },
+        { signal: req.signal },
+      ),
+  });
 }

@@ -3,8 +3,8 @@
 // placeholder goes in its place.
 import OpenAI from "openai";
 import type { Config } from "../config.js";
-import type { Completion, CompletionRequest, LlmProvider } from "./provider.js";
-import { failedJsonGeneration, providerError, SEED, toChatMessages } from "./chat.js";
+import type { LlmProvider } from "./provider.js";
+import { chatCompletionProvider, SEED, toChatMessages } from "./chat.js";
 
 const KEYLESS = "no-key";
 
@@ -18,34 +18,22 @@ export function createOpenAiProvider(config: Pick<Config, "openai" | "model">): 
   }
   const client = new OpenAI({ apiKey: apiKey ?? KEYLESS, baseURL: baseUrl, maxRetries: 2, timeout: 300_000 });
   const model = config.model;
-  return {
+  return chatCompletionProvider({
     name: "openai",
+    label: "the OpenAI-compatible endpoint",
     model,
-    async complete(req: CompletionRequest): Promise<Completion> {
-      const started = performance.now();
-      try {
-        const res = await client.chat.completions.create(
-          {
-            model,
-            messages: toChatMessages(req),
-            max_tokens: req.maxTokens,
-            temperature: 0,
-            seed: SEED,
-            ...(req.json ? { response_format: { type: "json_object" as const } } : {}),
-          },
-          { signal: req.signal },
-        );
-        return {
-          text: res.choices[0]?.message?.content ?? "",
-          promptTokens: res.usage?.prompt_tokens ?? 0,
-          completionTokens: res.usage?.completion_tokens ?? 0,
-          ms: Math.round(performance.now() - started),
-        };
-      } catch (err) {
-        const failed = failedJsonGeneration(err);
-        if (failed !== undefined) return { text: failed, promptTokens: 0, completionTokens: 0, ms: Math.round(performance.now() - started) };
-        throw providerError("the OpenAI-compatible endpoint", err, apiKey ? [apiKey] : []);
-      }
-    },
-  };
+    secrets: apiKey ? [apiKey] : [],
+    create: (req) =>
+      client.chat.completions.create(
+        {
+          model,
+          messages: toChatMessages(req),
+          max_tokens: req.maxTokens,
+          temperature: 0,
+          seed: SEED,
+          ...(req.json ? { response_format: { type: "json_object" as const } } : {}),
+        },
+        { signal: req.signal },
+      ),
+  });
 }

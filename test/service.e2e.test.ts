@@ -301,3 +301,41 @@ raise SystemExit(3)
     assert.equal(s.info().state, "failed", "stopping a failed service keeps it failed");
   });
 });
+
+describe("a server that dies without stopping its service", () => {
+  test("the next server ends the orphaned copy before starting the service again", { timeout: 180_000 }, async () => {
+    // Unsandboxed, a service outlives a server killed outright (bwrap's --die-with-parent
+    // covers the sandboxed case).
+    const env = (await testEnv({ FLAKEBOT_SANDBOX: "off" })).env;
+    const home = env.FLAKEBOT_HOME;
+    const scratch = path.join(home, "tools", "kv2", "scratch");
+    let first: Connected | undefined = await connect(env);
+    let second: Connected | undefined;
+    try {
+      const r = await first.call("craft_tool", { instructions: "kv", source: kvstore, name: "kv2", kind: "service", wait_seconds: 150 });
+      assert.equal(r.structured.status, "ready", textOf(r));
+      await first.call("kv2", { method: "PUT", path: "/kv/a", body: "1" });
+      process.kill(first.pid()!, "SIGKILL");
+      await first.close();
+      first = undefined;
+      const orphans = await processesUnder(scratch);
+      assert.equal(orphans.length, 1, "the orphan is still running");
+      second = await connect(env);
+      const d = await waitFor("the service to run again", async () => {
+        const x = (await second!.call("describe_tool", { name: "kv2" })).structured;
+        return x.service?.state === "running" && x;
+      }, 30_000, 200);
+      const now = await processesUnder(scratch);
+      assert.equal(now.length, 1, `one copy runs: ${JSON.stringify(now)}`);
+      assert.notEqual(now[0].pid, orphans[0].pid, "the orphan was ended");
+      assert.equal((await second.call("kv2", { path: "/kv/a" })).structured.body, "1");
+      assert.ok(d.log_tail.length > 0);
+      await second.call("dispose_tool", { name: "kv2" });
+      assert.deepEqual(await processesUnder(scratch), []);
+    } finally {
+      await first?.close();
+      await second?.close();
+      await fs.rm(path.dirname(home), { recursive: true, force: true });
+    }
+  });
+});

@@ -44,10 +44,9 @@ export class ServiceManager {
     const info = this.info(craft.name);
     if (info) return { ...craft, service: info };
     const s = craft.service;
-    if (s && s.state !== "stopped" && s.state !== "failed" && !this.starting.has(craft.name) && !runByOtherSync(toolPaths(this.home, craft.name).dir)) {
-      return { ...craft, service: { ...s, state: "stopped" } };
-    }
-    return craft;
+    if (!s || runByOtherSync(toolPaths(this.home, craft.name).dir)) return craft;
+    if (this.starting.has(craft.name)) return { ...craft, service: { ...s, state: "starting" } };
+    return s.state === "failed" ? craft : { ...craft, service: { ...s, state: "stopped" } };
   }
 
   /**
@@ -71,6 +70,10 @@ export class ServiceManager {
       log.info(`service "${craft.name}" is run by Flakebot process ${other.pid} on port ${other.port}: using that one`);
       return { url: `http://127.0.0.1:${other.port}`, state: "running", restarts: craft.service?.restarts ?? 0, port: other.port };
     }
+    // A server that died without stopping its service (SIGKILL, a crash) may have left it
+    // running outside a sandbox: end it, or two copies would share one data directory.
+    const leftovers = await killProcessesUnder(paths.scratch);
+    if (leftovers.length > 0) log.warn(`service "${craft.name}": ended ${leftovers.length} process(es) left running by a Flakebot process that died`);
     const supervisor = new Supervisor({
       binary: craft.build.binary,
       scratch: paths.scratch,

@@ -19,17 +19,20 @@ export interface BenchEnv extends TestEnv {
 
 /**
  * How each wrapper names what it ran, in bash. cargo: its subcommand. nix: the first known
- * subcommand (options come first). bwrap: the command after "--" and its first argument,
- * so a sandboxed `cargo build` is told apart from a crafted binary run in the sandbox.
+ * subcommand (options come first). git: its subcommand, past -c/-C options. bwrap: the
+ * command after "--" and its first argument, so a sandboxed `cargo build` is told apart
+ * from a crafted binary run in the sandbox. git is Flakebot's own time; it is timed to say
+ * where that time goes.
  */
 const LABEL: Record<string, string> = {
   cargo: 'label="cargo $1"',
   nix: 'label="nix"; for a in "$@"; do case "$a" in build|flake|path-info|copy|store|eval|run|log|--version) label="nix $a"; break;; esac; done',
+  git: 'label="git"; skip=""; for a in "$@"; do if [ -n "$skip" ]; then skip=""; continue; fi; case "$a" in -c|-C) skip=1;; -*) ;; *) label="git $a"; break;; esac; done',
   bwrap: 'label="bwrap"; next=0; for a in "$@"; do if [ $next = 1 ]; then cmd="${a##*/}"; next=2; elif [ $next = 2 ]; then label="bwrap:$cmd $a"; next=3; break; elif [ "$a" = "--" ]; then next=1; fi; done; [ $next = 2 ] && label="bwrap:$cmd"',
 };
 
 /**
- * Timing wrappers around the real cargo, nix and bwrap. They are shell scripts because they
+ * Timing wrappers around the real cargo, nix, git and bwrap. They are shell scripts because they
  * are a benchmark's probe, not product code: bash's $EPOCHREALTIME costs no extra process,
  * so a wrapper adds well under a millisecond to each run (counted as the tool's time, not
  * Flakebot's). Inside the build sandbox /tmp is private, so cargo there is the real one;

@@ -274,6 +274,23 @@ describe("restart and crash", () => {
 });
 
 describe("progress and polling", () => {
+  test("cancelling the waiting request does not cancel the craft", { timeout: 300_000 }, async () => {
+    const crate = path.join(t.dir, "hello-cancel");
+    await fs.cp(hello, crate, { recursive: true });
+    await fs.appendFile(path.join(crate, "src", "main.rs"), "\n// a tree of its own: no cached build\n");
+    const waiting = new AbortController();
+    const call = c.client.callTool(
+      { name: "craft_tool", arguments: { instructions: "upper", source: crate, name: "cancelled_wait", wait_seconds: 300 } },
+      undefined,
+      { signal: waiting.signal, timeout: 300_000, onprogress: () => waiting.abort() },
+    );
+    await assert.rejects(call);
+    const d = await c.call("describe_tool", { name: "cancelled_wait", wait_seconds: 300 });
+    assert.equal(d.structured.status, "ready", JSON.stringify(d.structured).slice(0, 1000));
+    assert.equal(d.structured.build.cached, undefined, "it went on building after the request was cancelled");
+    await c.call("dispose_tool", { name: "cancelled_wait" });
+  });
+
   test("wait_seconds 0 returns building; describe_tool long-polls to ready with progress", { timeout: 300_000 }, async () => {
     const r = await c.call("craft_tool", { instructions: "count words", source: path.join(fixturesDir, "crates", "clapper"), name: "wc", wait_seconds: 0 });
     assert.equal(r.structured.status, "building");

@@ -87,14 +87,24 @@ export interface CratesIoOptions {
 }
 
 /** Spaces requests to one host: each caller waits for its own slot. */
+/**
+ * One request at a time per host, each starting at least `intervalMs` after the previous
+ * one was answered: spacing by send time alone lets a slow first connection arrive less
+ * than a second before a quick second one.
+ */
 class RateLimiter {
-  private next = 0;
+  private tail: Promise<void> = Promise.resolve();
   constructor(readonly intervalMs: number) {}
-  async wait(signal?: AbortSignal): Promise<void> {
-    const now = Date.now();
-    const at = Math.max(now, this.next);
-    this.next = at + this.intervalMs;
-    if (at > now) await sleep(at - now, undefined, { signal });
+  async run<T>(request: () => Promise<T>): Promise<T> {
+    const previous = this.tail;
+    let release!: () => void;
+    this.tail = new Promise((resolve) => (release = resolve));
+    try {
+      await previous;
+      return await request();
+    } finally {
+      setTimeout(release, this.intervalMs).unref();
+    }
   }
 }
 
@@ -215,14 +225,15 @@ export class CratesIoClient {
     let lastProblem = "";
     for (let attempt = 0; attempt <= retries; attempt++) {
       signal?.throwIfAborted();
-      await this.limiter.wait(signal);
       let res: Response;
       try {
-        const timeout = AbortSignal.timeout(timeoutMs);
-        res = await fetch(url, {
-          headers: { "User-Agent": USER_AGENT, Accept: accept },
-          redirect: "follow",
-          signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        res = await this.limiter.run(() => {
+          const timeout = AbortSignal.timeout(timeoutMs);
+          return fetch(url, {
+            headers: { "User-Agent": USER_AGENT, Accept: accept },
+            redirect: "follow",
+            signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+          });
         });
       } catch (err) {
         if (signal?.aborted) throw err;

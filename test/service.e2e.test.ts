@@ -94,6 +94,12 @@ describe("a crafted service", () => {
     assert.equal(get.structured.headers["content-type"], "text/plain; charset=utf-8");
     const missing = await c.call("kv", { method: "GET", path: "/kv/nothing" });
     assert.equal(missing.structured.status, 404);
+    const late = await c.call("kv", { path: "/sleep/5000", timeout_ms: 300 });
+    assert.equal(late.isError, true);
+    assert.match(textOf(late), /no complete response within 300 ms/);
+    const viaInvoke = await c.call("invoke_tool", { name: "kv", args: ["--help"] });
+    assert.equal(viaInvoke.isError, true);
+    assert.match(textOf(viaInvoke), /is a service: call it by name/);
     const big = "x".repeat(1536 * 1024);
     assert.equal((await c.call("kv", { method: "PUT", path: "/kv/big", body: big })).structured.status, 204);
     const capped = await c.call("kv", { path: "/kv/big" });

@@ -113,7 +113,11 @@ export function sendServiceRequest(port: number, input: ServiceRequest, signal?:
       res.on("end", () => truncated || finish());
       res.on("error", (err) => (truncated ? undefined : reject(err)));
     });
-    timer = setTimeout(() => req.destroy(new Error(`no complete response within ${timeout} ms`)), timeout);
+    timer = setTimeout(() => {
+      const err = new Error(`no complete response within ${timeout} ms`);
+      reject(err); // also when the body had begun: the response's own events may not say so
+      req.destroy(err);
+    }, timeout);
     req.on("error", (err) => {
       clearTimeout(timer);
       reject(err);

@@ -68,8 +68,7 @@ export class Supervisor {
   }
 
   info(): ServiceInfo {
-    const info: ServiceInfo = { url: `http://${LOOPBACK}:${this.port}`, state: this.state, restarts: this.restarts, port: this.port };
-    return info;
+    return { url: `http://${LOOPBACK}:${this.port}`, state: this.state, restarts: this.restarts, port: this.port };
   }
 
   get listenPort(): number {
@@ -100,7 +99,13 @@ export class Supervisor {
 
   /** Spawns the program and waits for its health check. Returns why it failed, or undefined. */
   private async launch(): Promise<string | undefined> {
-    const run = this.spawn();
+    let run: Run;
+    try {
+      run = this.spawn();
+    } catch (err) {
+      // A bad FLAKEBOT_LIMIT_* value, bwrap gone since the craft: said, not thrown.
+      return `it could not be started: ${(err as Error).message}`;
+    }
     const why = await this.waitHealthy(run);
     if (why) {
       await this.kill(run);

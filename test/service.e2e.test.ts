@@ -336,8 +336,16 @@ describe("a server that dies without stopping its service", () => {
       assert.notEqual(now[0].pid, orphans[0].pid, "the orphan was ended");
       assert.equal((await second.call("kv2", { path: "/kv/a" })).structured.body, "1");
       assert.ok(d.log_tail.length > 0);
-      await second.call("dispose_tool", { name: "kv2" });
+      // The command line disposes of it while the server runs it: the server does not restart it.
+      const port = Number(new URL(d.service.url).port);
+      const cli = await runProcess([process.execPath, serverEntry, "dispose", "kv2"], { cwd: path.dirname(home), env, timeoutMs: 30_000 });
+      assert.equal(cli.exitCode, 0, cli.stderr);
+      assert.match(cli.stdout, /service process\(es\) run by another Flakebot process/);
+      await new Promise((r) => setTimeout(r, 1500)); // past the first restart's backoff
       assert.deepEqual(await processesUnder(scratch), []);
+      assert.equal(await canConnect(port), false);
+      const after = await second.call("kv2", { path: "/kv/a" });
+      assert.equal(after.isError, true);
     } finally {
       await first?.close();
       await second?.close();

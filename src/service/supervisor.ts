@@ -165,12 +165,7 @@ export class Supervisor {
   private exited(run: Run, r: RunResult): void {
     if (this.stopping || run !== this.current || this.state !== "running") return;
     this.log.write(`== service: exited (${exitText(r)}) after ${Math.round((Date.now() - run.startedAt) / 1000)} s`);
-    if (!existsSync(this.opts.scratch)) {
-      // Disposed by another Flakebot process: nothing left to restart.
-      this.stopping = true;
-      this.setState("stopped");
-      return;
-    }
+    if (this.disposedElsewhere()) return;
     if (Date.now() - run.startedAt > STABLE_AFTER_MS) this.failuresInARow = 0;
     this.scheduleRestart();
   }
@@ -189,7 +184,7 @@ export class Supervisor {
     this.log.write(`== service: restarting in ${delay} ms (restart ${this.restarts})`);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
-      if (this.stopping) return;
+      if (this.stopping || this.disposedElsewhere()) return;
       void this.launch().then((why) => {
         if (!why) return;
         if (this.stopping) return;
@@ -197,6 +192,15 @@ export class Supervisor {
         this.scheduleRestart();
       });
     }, delay);
+  }
+
+  /** Another Flakebot process disposed of the tool (its directory is gone): nothing to restart. */
+  private disposedElsewhere(): boolean {
+    if (existsSync(this.opts.scratch)) return false;
+    this.log.write("== service: its directory was removed (disposed by another Flakebot process); not restarting");
+    this.stopping = true;
+    this.setState("stopped");
+    return true;
   }
 
   /** SIGTERM to the program, SIGKILL to its whole process group after the grace period. */

@@ -20,7 +20,7 @@ import { parseHelp, pickHelpText, PARAM_NAME, RESERVED_KEYS } from "../src/craft
 import { buildArgv, paramsToZodShape, ParamValueError } from "../src/craft/argv.js";
 import type { HelpParam } from "../src/craft/types.js";
 import { runChecked, runProcess } from "../src/exec/process.js";
-import { DEBIAN_REGISTRY, fixturesDir, offlineCargoHome, repoRoot, tempDir } from "./helpers/offline.js";
+import { DEBIAN_REGISTRY, HEXYL_TARGET_DIR, fixturesDir, offlineCargoHome, repoRoot, tempDir } from "./helpers/offline.js";
 
 const helpDir = path.join(fixturesDir, "help");
 const fixture = (name: string) => fs.readFile(path.join(helpDir, name), "utf8");
@@ -31,20 +31,23 @@ const byName = (params: HelpParam[]) => new Map(params.map((p) => [p.name, p]));
 
 interface Built {
   binary: string;
-  ms: number;
 }
 let hexyl: Promise<Built>;
 let clapper: Promise<Built>;
 let work: string;
 let env: Record<string, string>;
 
-async function buildCrate(src: string, bin: string): Promise<Built> {
+async function buildCrate(src: string, bin: string, targetDir?: string): Promise<Built> {
   const dest = path.join(work, bin);
   await fs.cp(src, dest, { recursive: true });
   await fs.rm(path.join(dest, "Cargo.lock"), { force: true }); // Debian's sources pin nothing usable
-  const started = performance.now();
-  await runChecked(["cargo", "build", "--offline", "--quiet", "--bin", bin], { cwd: dest, env, timeoutMs: 300_000 });
-  return { binary: path.join(dest, "target", "debug", bin), ms: Math.round(performance.now() - started) };
+  const target = targetDir ?? path.join(dest, "target");
+  await runChecked(["cargo", "build", "--release", "--offline", "--quiet", "--bin", bin], { cwd: dest, env: { ...env, CARGO_TARGET_DIR: target }, timeoutMs: 600_000 });
+  // A private copy: another test file may rebuild the shared target's hexyl meanwhile.
+  const binary = path.join(work, "bin", bin); // the same name: clap prints argv[0]
+  await fs.mkdir(path.dirname(binary), { recursive: true });
+  await fs.copyFile(path.join(target, "release", bin), binary);
+  return { binary };
 }
 
 before(async () => {
@@ -56,7 +59,7 @@ before(async () => {
     LANG: "C.UTF-8",
   };
   if (process.env.RUSTUP_HOME) env.RUSTUP_HOME = process.env.RUSTUP_HOME;
-  hexyl = buildCrate(path.join(DEBIAN_REGISTRY, "hexyl-0.8.0"), "hexyl");
+  hexyl = buildCrate(path.join(DEBIAN_REGISTRY, "hexyl-0.8.0"), "hexyl", HEXYL_TARGET_DIR);
   clapper = buildCrate(path.join(fixturesDir, "crates", "clapper"), "clapper");
   // Rejections are awaited by the tests that need the binaries.
   hexyl.catch(() => {});
@@ -113,7 +116,6 @@ test("hexyl built offline from Debian's source prints exactly the captured help 
   assert.equal(live, await fixture("hexyl-0.8.0.txt"));
   const r = await runProcess([built.binary, "--help"], { cwd: work, env: { PATH: env.PATH }, timeoutMs: 10_000 });
   assert.equal(r.stdout, "", "hexyl 0.8 prints its help on stderr: pickHelpText must look there");
-  assert.ok(built.ms < 120_000, `hexyl built in ${built.ms} ms`);
 });
 
 test("argv from named hexyl parameters runs the real hexyl as expected", async () => {

@@ -11,7 +11,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { CreateMessageRequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { connect, textOf, type Connected } from "./helpers/client.js";
-import { fixturesDir, serverEntry, testEnv } from "./helpers/offline.js";
+import { HEXYL_TARGET_DIR, fixturesDir, serverEntry, testEnv } from "./helpers/offline.js";
 import { OFFLINE_NIX_CONFIG, prepareNixpkgsStub } from "./helpers/nix-stub.js";
 import { startCratesIo, type CratesIoStandIn } from "./fixtures/far-ends/cratesio.js";
 import { hexCatalogue, hexylUpstream } from "./fixtures/far-ends/upstreams.js";
@@ -32,7 +32,8 @@ describe("discovery: instructions alone find the crate on crates.io", () => {
     // github.com URLs from the crates.io stand-in resolve to the local upstreams, by git's own config.
     await fs.appendFile(t.env.GIT_CONFIG_GLOBAL, `[url "file://${reposRoot}/"]\n\tinsteadOf = https://github.com/\n`);
     crates = await startCratesIo(hexCatalogue());
-    c = await connect({ ...t.env, FLAKEBOT_CRATES_IO_URL: crates.url, FLAKEBOT_SANDBOX: "auto" });
+    // CARGO_TARGET_DIR reaches cargo as any user's would: hexyl's dependencies compile once per machine.
+    c = await connect({ ...t.env, FLAKEBOT_CRATES_IO_URL: crates.url, FLAKEBOT_SANDBOX: "auto", CARGO_TARGET_DIR: HEXYL_TARGET_DIR });
   });
 
   after(async () => {

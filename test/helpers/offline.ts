@@ -12,6 +12,13 @@ export const fixturesDir = path.join(repoRoot, "test", "fixtures");
 export const serverEntry = path.join(repoRoot, "dist", "src", "index.js");
 export const DEBIAN_REGISTRY = "/usr/share/cargo/registry";
 
+/**
+ * A cargo target directory shared by every test file that builds hexyl 0.8.0 (always from
+ * the same source), so its dependencies compile once per machine rather than once per file.
+ * Only for builds of one identical crate: cargo puts each binary at target/release/<bin>.
+ */
+export const HEXYL_TARGET_DIR = path.join(os.tmpdir(), "flakebot-test-target-hexyl-0.8.0");
+
 export async function tempDir(prefix = "flakebot-test-"): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), prefix));
 }

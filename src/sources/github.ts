@@ -160,8 +160,10 @@ export async function deleteRepo(config: Config, repo: GithubRepo, signal?: Abor
 // answers from a variable that only the push's own environment carries, so the token is
 // never in an argv (visible in ps), a log line, a config file or any other process's env.
 // It runs on node (no shell); GitHub takes any user name with a token as the password.
-const ASKPASS_SOURCE = `const prompt = process.argv[2] || "";
-process.stdout.write((/^username/i.test(prompt) ? "x-access-token" : (process.env.FLAKEBOT_PUSH_CREDENTIAL || "")) + "\\n");
+// It answers git on its own file descriptor 1 (this is the helper's output, not the server's).
+const ASKPASS_SOURCE = `import { writeSync } from "node:fs";
+const prompt = process.argv[2] || "";
+writeSync(1, (/^username/i.test(prompt) ? "x-access-token" : (process.env.FLAKEBOT_PUSH_CREDENTIAL || "")) + "\\n");
 `;
 
 export async function writeAskpass(dir: string): Promise<string> {

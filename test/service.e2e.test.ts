@@ -83,6 +83,15 @@ describe("a crafted service", () => {
     assert.ok(kv.outputSchema?.properties?.status);
   });
 
+  test("describe_tool shows the HTTP request schema the service tool takes", async () => {
+    const d = await c.call("describe_tool", { name: "kv" });
+    assert.equal(d.isError, undefined, textOf(d));
+    assert.deepEqual(d.structured.input_schema.required, ["path"]);
+    assert.ok(d.structured.input_schema.properties.method.enum.includes("PUT"));
+    const listed = (await c.client.listTools()).tools.find((x) => x.name === "kv")!;
+    assert.deepEqual(Object.keys(listed.inputSchema.properties ?? {}).sort(), Object.keys(d.structured.input_schema.properties).sort());
+  });
+
   test("PUT then GET through the tool returns the value", async () => {
     const put = await c.call("kv", { method: "PUT", path: "/kv/greeting", body: "hello, service" });
     assert.equal(put.isError, undefined, textOf(put));

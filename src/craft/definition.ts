@@ -6,6 +6,7 @@ import { z } from "zod";
 import type { Craft } from "./types.js";
 import { MAX_TIMEOUT_MS } from "../exec/invoke.js";
 import { ARGV_ORDER, paramsToZodShape, usableParams } from "./argv.js";
+import { serviceInputShape } from "../service/shape.js";
 
 export const rawInputShape = {
   args: z
@@ -59,6 +60,7 @@ export function describeCrafted(craft: Craft): string {
 
 /** The crafted tool's input: the raw argv form, plus named parameters from its --help. */
 export function inputShapeFor(craft: Craft): z.ZodRawShape {
+  if (craft.request.kind === "service") return serviceInputShape;
   return { ...rawInputShape, ...paramsToZodShape(craft.params ?? []) };
 }
 

@@ -5,18 +5,10 @@ import type { McpServer, RegisteredTool } from "@modelcontextprotocol/sdk/server
 import type { Flakebot } from "../app.js";
 import type { Craft } from "../craft/types.js";
 import { describeCrafted } from "../craft/definition.js";
-import { BODY_CAP_BYTES, HTTP_METHODS, MAX_PATH_CHARS, type ServiceResponse } from "../service/http.js";
-import { MAX_TIMEOUT_MS } from "../exec/invoke.js";
+import { BODY_CAP_BYTES, type ServiceResponse } from "../service/http.js";
+import { serviceInputShape } from "../service/shape.js";
 import { result } from "./results.js";
 import { asToolError } from "./errors.js";
-
-export const serviceInputShape = {
-  method: z.enum(HTTP_METHODS).optional().describe("The HTTP method (default GET)"),
-  path: z.string().min(1).max(MAX_PATH_CHARS).describe('The request path and query, starting with a single "/" (e.g. "/kv/name?x=1"); never a full URL'),
-  headers: z.record(z.string(), z.string().max(8192)).optional().describe("Request headers (Host, Content-Length and Connection are set by Flakebot)"),
-  body: z.string().max(16 * 1024 * 1024).optional().describe("The request body, as text"),
-  timeout_ms: z.number().int().min(1).max(MAX_TIMEOUT_MS).optional().describe("Give up after this many milliseconds (default 30000)"),
-};
 
 export const serviceOutputShape = {
   status: z.number().int(),

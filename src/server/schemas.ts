@@ -40,6 +40,8 @@ const jsonSchemaProperty = z.object({
   type: z.string().optional(),
   description: z.string().optional(),
   items: z.object({ type: z.string(), maxLength: z.number().optional(), pattern: z.string().optional() }).optional(),
+  propertyNames: z.object({ type: z.string() }).optional(),
+  additionalProperties: z.object({ type: z.string(), maxLength: z.number().optional() }).optional(),
   minItems: z.number().optional(),
   maxItems: z.number().optional(),
   minLength: z.number().optional(),

@@ -11,7 +11,7 @@ import { Store } from "./state/store.js";
 import { BuildQueue } from "./state/queue.js";
 import { ToolLog, readLogTail } from "./state/tool-log.js";
 import { CraftError, type StageContext } from "./craft/context.js";
-import { commandPipeline, runCraft } from "./craft/run.js";
+import { craftPipeline, runCraft } from "./craft/run.js";
 import { invalidName, nameFromInstructions, toToolName } from "./craft/names.js";
 import type { Craft, CraftRequest } from "./craft/types.js";
 import { releaseBuild } from "./craft/cache.js";
@@ -231,8 +231,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
       llm,
       sandboxBuilds: sandboxed,
     };
-    const steps = commandPipeline({ ...backend, sandboxed });
-    if (request.kind === "service") steps.push({ stage: "register", run: startServiceStage(this.services), message: "starting the service and waiting for its health check" });
+    const steps = craftPipeline({ ...backend, sandboxed, startService: request.kind === "service" ? startServiceStage(this.services) : undefined });
     job.done = this.queue
       .run(controller.signal, (ahead) => ctx.progress(`waiting for a build slot (${ahead} ahead)`), () =>
         runCraft(ctx, craft, steps, {

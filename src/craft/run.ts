@@ -27,6 +27,8 @@ export interface PipelineOptions {
   /** With FLAKEBOT_BACKEND=auto a failed Nix build falls back to cargo, flagged. */
   fallbackToCargo: boolean;
   sandboxed: boolean;
+  /** For a service: starts it and waits for its health check, after registration. */
+  startService?: StageFn;
 }
 
 const notCached = (c: Craft) => !c.build?.cached;
@@ -41,8 +43,8 @@ const publish: StageFn = async (ctx, craft) => {
   return {};
 };
 
-export function commandPipeline(opts: PipelineOptions): Step[] {
-  return [
+export function craftPipeline(opts: PipelineOptions): Step[] {
+  const steps: Step[] = [
     { stage: "plan", run: plan, message: "planning from the instructions" },
     { stage: "discover", run: discover, when: (c) => !c.request.source, message: "searching crates.io" },
     { stage: "acquire", run: acquire, message: "getting the source" },
@@ -59,6 +61,8 @@ export function commandPipeline(opts: PipelineOptions): Step[] {
     { stage: "register", run: publish, when: (c) => !!c.source?.fork, message: "pushing the tool's branch to the fork" },
     { stage: "register", run: registerStage, message: "registering the tool" },
   ];
+  if (opts.startService) steps.push({ stage: "register", run: opts.startService, message: "starting the service and waiting for its health check" });
+  return steps;
 }
 
 export interface RunHooks {

@@ -49,6 +49,13 @@ interface BenchRecord extends Partial<BenchOutput> {
   error?: string;
 }
 
+/** How this run was started: through npm (whose PATH puts node_modules/.bin's node first) or directly. */
+function commandLine(): string {
+  const args = process.argv.slice(2);
+  if (process.env.npm_lifecycle_event === "bench") return ["npm run bench", ...(args.length ? ["--", ...args] : [])].join(" ");
+  return [process.execPath, "dist/bench/run.js", ...args].join(" ");
+}
+
 function print(text: string): void {
   process.stdout.write(text + "\n");
 }
@@ -86,7 +93,7 @@ async function main(): Promise<void> {
   }
   const file = path.join(repoRoot, "bench", "results", `${startedAt.toISOString().replace(/[:.]/g, "-")}${args.quick ? "-quick" : ""}.json`);
   await fs.mkdir(path.dirname(file), { recursive: true });
-  const result = { started_at: startedAt.toISOString(), command: ["npm run bench", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(" "), quick: args.quick, machine, benchmarks: records };
+  const result = { started_at: startedAt.toISOString(), command: commandLine(), quick: args.quick, machine, benchmarks: records };
   await fs.writeFile(file, JSON.stringify(result, null, 2) + "\n");
   print(`\nwrote ${path.relative(process.cwd(), file)}`);
 }

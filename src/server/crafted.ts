@@ -1,6 +1,7 @@
 // Crafted tools on the McpServer: registered when a craft is ready (and at start-up from
 // manifests), removed on dispose. A registered definition is never changed in place.
-import type { McpServer, RegisteredTool } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { RegisteredTool } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { RegisterTool } from "./tool-list.js";
 import type { Flakebot } from "../app.js";
 import type { Craft } from "../craft/types.js";
 import { describeCrafted, inputShapeFor } from "../craft/definition.js";
@@ -16,7 +17,7 @@ export class CraftedTools {
   private readonly registered = new Map<string, RegisteredTool>();
 
   constructor(
-    private readonly server: McpServer,
+    private readonly registerTool: RegisterTool,
     private readonly app: Flakebot,
   ) {}
 
@@ -28,14 +29,14 @@ export class CraftedTools {
     if (this.registered.has(craft.name) || craft.status !== "ready") return;
     if (craft.request.kind === "service") {
       try {
-        this.registered.set(craft.name, registerServiceTool(this.server, this.app, craft));
+        this.registered.set(craft.name, registerServiceTool(this.registerTool, this.app, craft));
       } catch (err) {
         log.error(`could not register crafted service "${craft.name}": ${(err as Error).message}`);
       }
       return;
     }
     try {
-      const tool = this.server.registerTool(
+      const tool = this.registerTool(
         craft.name,
         {
           title: `${craft.target?.bin ?? craft.name} (crafted)`,

@@ -3,6 +3,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Flakebot } from "../app.js";
 import { addLogSink } from "../log.js";
 import { CraftedTools } from "./crafted.js";
+import { ToolList } from "./tool-list.js";
 import { registerCraftTool } from "./tools/craft.js";
 import { registerDescribeTool } from "./tools/describe.js";
 import { registerInvokeTool } from "./tools/invoke.js";
@@ -32,15 +33,16 @@ export async function createServer(app: Flakebot): Promise<FlakebotServer> {
       instructions: INSTRUCTIONS,
     },
   );
-  registerCraftTool(server, app);
-  registerDescribeTool(server, app);
-  registerInvokeTool(server, app);
-  registerDisposeTool(server, app);
+  const tools = new ToolList(server);
+  registerCraftTool(tools.register, app);
+  registerDescribeTool(tools.register, app);
+  registerInvokeTool(tools.register, app);
+  registerDisposeTool(tools.register, app);
 
   registerResources(server, app);
   registerPrompts(server);
 
-  const crafted = new CraftedTools(server, app);
+  const crafted = new CraftedTools(tools.register, app);
   for (const craft of await app.list()) crafted.register(craft);
   const resourcesChanged = () => {
     if (server.isConnected()) server.sendResourceListChanged();

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { RegisterTool } from "../tool-list.js";
 import type { Flakebot } from "../../app.js";
 import { craftStatusShape } from "../schemas.js";
 import { craftText, craftView, result } from "../results.js";
@@ -33,8 +33,8 @@ export const config = {
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
 };
 
-export function registerCraftTool(server: McpServer, app: Flakebot): void {
-  server.registerTool(name, config, async (args, extra) => {
+export function registerCraftTool(registerTool: RegisterTool, app: Flakebot): void {
+  registerTool(name, config, async (args, extra) => {
     try {
       const { wait_seconds, ...request } = args;
       const started = await app.craft(request);

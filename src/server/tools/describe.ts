@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { RegisterTool } from "../tool-list.js";
 import type { Flakebot } from "../../app.js";
 import { describeShape } from "../schemas.js";
 import { craftText, craftView, result } from "../results.js";
@@ -34,8 +34,8 @@ export async function describeView(app: Flakebot, craft: Craft): Promise<Record<
   };
 }
 
-export function registerDescribeTool(server: McpServer, app: Flakebot): void {
-  server.registerTool(name, config, async (args, extra) => {
+export function registerDescribeTool(registerTool: RegisterTool, app: Flakebot): void {
+  registerTool(name, config, async (args, extra) => {
     try {
       let craft = await app.require(args.name);
       if (craft.status === "building" && args.wait_seconds > 0) {

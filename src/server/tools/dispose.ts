@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { RegisterTool } from "../tool-list.js";
 import type { Flakebot } from "../../app.js";
 import { disposeOutputShape } from "../schemas.js";
 import { result } from "../results.js";
@@ -18,8 +18,8 @@ export const config = {
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
 };
 
-export function registerDisposeTool(server: McpServer, app: Flakebot): void {
-  server.registerTool(name, config, async (args) => {
+export function registerDisposeTool(registerTool: RegisterTool, app: Flakebot): void {
+  registerTool(name, config, async (args) => {
     try {
       const out = await app.dispose(args.name);
       return result(out, `Disposed "${out.disposed}". Removed:\n${out.removed.map((r) => `- ${r}`).join("\n") || "- nothing else"}`);

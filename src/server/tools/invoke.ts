@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { RegisterTool } from "../tool-list.js";
 import type { Flakebot } from "../../app.js";
 import { invokeOutputShape } from "../schemas.js";
 import { result } from "../results.js";
@@ -29,8 +29,8 @@ export function invokeText(out: InvokeOutput): string {
   return parts.join("\n");
 }
 
-export function registerInvokeTool(server: McpServer, app: Flakebot): void {
-  server.registerTool(name, config, async (args, extra) => {
+export function registerInvokeTool(registerTool: RegisterTool, app: Flakebot): void {
+  registerTool(name, config, async (args, extra) => {
     try {
       const { name: tool, ...input } = args;
       const out = await app.invoke(tool, input, extra.signal);

@@ -274,11 +274,15 @@ export class Flakebot extends EventEmitter<AppEvents> {
   private async finishFailed(job: Job, err: unknown): Promise<Craft> {
     const cancelled = job.controller.signal.aborted;
     const stage = err instanceof CraftError ? err.stage : job.craft.stage;
-    const message = cancelled
+    const reason = cancelled
       ? "the craft was cancelled"
       : err instanceof CraftError
         ? err.message
         : `internal error in stage ${stage ?? "start"}: ${(err as Error)?.message ?? String(err)}`;
+    // A full disk shows up as odd failures (a linker's bus error, a truncated file): say so.
+    const lowDisk = cancelled ? undefined : await lowDiskNote(this.config.home);
+    const message = lowDisk ? `${lowDisk}
+${reason}` : reason;
     if (!(err instanceof CraftError) && !cancelled) log.error(`craft ${job.craft.name}: ${(err as Error)?.stack ?? err}`);
     job.log.write(`== failed at ${stage ?? "start"}: ${message}`);
     const failed: Craft = {
@@ -446,6 +450,20 @@ export class Flakebot extends EventEmitter<AppEvents> {
     killAllChildren();
     await Promise.race([Promise.allSettled([...this.jobs.values()].map((j) => j.done)), new Promise((r) => setTimeout(r, 3000))]);
     killAllChildren();
+  }
+}
+
+const LOW_DISK_BYTES = 64 * 1024 * 1024;
+
+/** A note when the state directory's filesystem is (nearly) full, else undefined. */
+async function lowDiskNote(dir: string): Promise<string | undefined> {
+  try {
+    const s = await fs.statfs(dir);
+    const free = s.bavail * s.bsize;
+    if (free >= LOW_DISK_BYTES) return undefined;
+    return `No space left on device, or nearly: FLAKEBOT_HOME (${dir}) has ${Math.floor(free / 1024)} KiB free. Free some space (dispose unused tools) or point FLAKEBOT_HOME at a larger disk, then craft again.`;
+  } catch {
+    return undefined;
   }
 }
 

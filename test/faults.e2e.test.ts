@@ -60,6 +60,26 @@ test("a read-only FLAKEBOT_HOME: built tools still run, crafting says why it can
   assert.equal(manifest.status, "ready", "nothing was lost");
 });
 
+test("a full disk mid-craft: the craft fails saying so, the server goes on answering", { timeout: 120_000, skip: findBwrap() ? false : "bwrap (used to mount a tiny FLAKEBOT_HOME) is not installed" }, async () => {
+  const tiny = path.join(t.dir, "tiny-home");
+  await fs.mkdir(tiny);
+  // A 256 KiB tmpfs as the whole state directory, made for this server alone: the source
+  // fits, cargo's build output does not.
+  const full = await connect({ ...t.env, FLAKEBOT_HOME: tiny }, [], ["bwrap", "--dev-bind", "/", "/", "--size", String(256 * 1024), "--tmpfs", tiny, "--"]);
+  try {
+    const r = await full.call("craft_tool", { instructions: "upper", source: hello, name: "nospace", wait_seconds: 120 });
+    assert.equal(r.isError, true);
+    assert.equal(r.structured.status, "failed");
+    assert.match(r.structured.error, /No space left on device|ENOSPC/);
+    const d = await full.call("describe_tool", { name: "nospace" });
+    assert.equal(d.structured.status, "failed", "the failure was recorded and the server still answers");
+    const gone = await full.call("dispose_tool", { name: "nospace" });
+    assert.equal(gone.isError, undefined, textOf(gone));
+  } finally {
+    await full.close();
+  }
+});
+
 test("8 crafts and 50 invokes at once: every call answered, state consistent, dispose during an invoke", { timeout: 600_000 }, async () => {
   const crates: string[] = [];
   for (let i = 0; i < 8; i++) {

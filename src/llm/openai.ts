@@ -1,7 +1,7 @@
 // Any OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp server, OpenAI itself) through
 // the `openai` package. Local servers need no key; the client insists on one, so a
 // placeholder goes in its place.
-import OpenAI from "openai";
+import type OpenAI from "openai";
 import type { Config } from "../config.js";
 import type { LlmProvider } from "./provider.js";
 import { chatCompletionProvider, SEED, toChatMessages } from "./chat.js";
@@ -16,15 +16,17 @@ export function createOpenAiProvider(config: Pick<Config, "openai" | "model">): 
   if (!config.model) {
     throw new Error("the OpenAI-compatible provider needs a model name: set FLAKEBOT_MODEL (for example the model your server has loaded)");
   }
-  const client = new OpenAI({ apiKey: apiKey ?? KEYLESS, baseURL: baseUrl, maxRetries: 2, timeout: 300_000 });
+  // The openai package is loaded on the first call, not at every server start.
+  let client: OpenAI | undefined;
+  const getClient = async () => (client ??= new (await import("openai")).default({ apiKey: apiKey ?? KEYLESS, baseURL: baseUrl, maxRetries: 2, timeout: 300_000 }));
   const model = config.model;
   return chatCompletionProvider({
     name: "openai",
     label: "the OpenAI-compatible endpoint",
     model,
     secrets: apiKey ? [apiKey] : [],
-    create: (req) =>
-      client.chat.completions.create(
+    create: async (req) =>
+      (await getClient()).chat.completions.create(
         {
           model,
           messages: toChatMessages(req),

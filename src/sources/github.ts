@@ -5,7 +5,7 @@ import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Octokit } from "@octokit/rest";
+import type { Octokit } from "@octokit/rest";
 import type { Config } from "../config.js";
 import { git } from "./git.js";
 import { log } from "../log.js";
@@ -50,8 +50,10 @@ export function githubWebUrl(r: GithubRepo): string {
   return `https://github.com/${r.owner}/${r.repo}`;
 }
 
-function octokit(config: Config, signal?: AbortSignal): Octokit {
+// Loaded on first use: most crafts never fork, and every server start would pay for it.
+async function octokit(config: Config, signal?: AbortSignal): Promise<Octokit> {
   if (!config.github.token) throw new GithubError("GITHUB_TOKEN is not set");
+  const { Octokit } = await import("@octokit/rest");
   return new Octokit({
     auth: config.github.token,
     baseUrl: config.github.apiUrl,
@@ -93,7 +95,7 @@ export interface ForkOptions {
  * Returns undefined when the upstream belongs to the account itself (nothing to fork).
  */
 export async function ensureFork(config: Config, upstream: GithubRepo, opts: ForkOptions = {}): Promise<Fork | undefined> {
-  const gh = octokit(config, opts.signal);
+  const gh = await octokit(config, opts.signal);
   let me: string;
   try {
     me = (await gh.rest.users.getAuthenticated()).data.login;
@@ -148,7 +150,7 @@ async function waitForRepo(gh: Octokit, fork: Fork, opts: ForkOptions): Promise<
 /** Deletes a repository; "gone" when it did not exist any more. */
 export async function deleteRepo(config: Config, repo: GithubRepo, signal?: AbortSignal): Promise<"deleted" | "gone"> {
   try {
-    await octokit(config, signal).rest.repos.delete({ owner: repo.owner, repo: repo.repo });
+    await (await octokit(config, signal)).rest.repos.delete({ owner: repo.owner, repo: repo.repo });
     return "deleted";
   } catch (err) {
     if (statusOf(err) === 404) return "gone";

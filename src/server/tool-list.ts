@@ -29,7 +29,8 @@ function definition(name: string, tool: RegisteredTool): Tool {
 export type RegisterTool = McpServer["registerTool"];
 
 export class ToolList {
-  private readonly definitions = new Map<string, Tool>();
+  /** Registered tools, in order, with their definition once a list has needed it. */
+  private readonly tools = new Map<string, { tool: RegisteredTool; definition?: Tool }>();
   private installed = false;
 
   constructor(private readonly server: McpServer) {}
@@ -37,17 +38,22 @@ export class ToolList {
   /** McpServer.registerTool, keeping the definition for tools/list until the tool is removed. */
   readonly register: RegisterTool = ((name: string, config: RegisterArgs[1], callback: RegisterArgs[2]) => {
     const tool = this.server.registerTool(name, config, callback);
-    this.definitions.set(name, definition(name, tool));
+    this.tools.set(name, { tool });
     if (!this.installed) {
       // The SDK installs its handler once, at the first registration; this one replaces it.
-      this.server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [...this.definitions.values()] }));
+      this.server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: this.list() }));
       this.installed = true;
     }
     const remove = tool.remove.bind(tool);
     tool.remove = () => {
-      this.definitions.delete(name);
+      this.tools.delete(name);
       remove();
     };
     return tool;
   }) as RegisterTool;
+
+  /** Converted on the first list that needs them, not at start-up: many servers never list. */
+  private list(): Tool[] {
+    return [...this.tools].map(([name, entry]) => (entry.definition ??= definition(name, entry.tool)));
+  }
 }

@@ -12,6 +12,7 @@ import { runProcess, type RunResult } from "../exec/process.js";
 import { redactSecrets, toolchainEnv } from "../exec/env.js";
 import { providerKind } from "../llm/select.js";
 import { USER_AGENT } from "../sources/cratesio.js";
+import { compareVersions, NIXPKGS_2511_MIN_NIX, parseNixVersion as parseNixText } from "../build/nix-cli.js";
 
 export type CheckStatus = "ok" | "warn" | "missing";
 
@@ -41,7 +42,7 @@ export interface DoctorOptions {
 }
 
 /** Nix older than this cannot evaluate current nixpkgs. */
-export const MIN_NIX = "2.18";
+export const MIN_NIX = NIXPKGS_2511_MIN_NIX;
 
 export const FIX = {
   rust: "curl https://sh.rustup.rs -sSf | sh",
@@ -138,19 +139,17 @@ async function checkGit(probe: Probe): Promise<DoctorCheck[]> {
   return [{ name: "git", status: "ok", required: true, detail: `${firstLine(r)} (${bin})` }];
 }
 
-/** "nix (Nix) 2.8.0" -> [2, 8, 0]. */
+/** "nix (Nix) 2.8.0" -> [2, 8, 0] (the builder's own parser, as numbers for the report). */
 export function parseNixVersion(text: string): number[] | undefined {
-  const m = /(\d+)\.(\d+)(?:\.(\d+))?/.exec(text);
-  return m ? [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] : undefined;
+  const v = parseNixText(text);
+  if (!v) return undefined;
+  const parts = v.split(".").map(Number);
+  while (parts.length < 3) parts.push(0);
+  return parts;
 }
 
 export function versionAtLeast(have: number[], need: string): boolean {
-  const want = need.split(".").map(Number);
-  for (let i = 0; i < want.length; i++) {
-    const a = have[i] ?? 0;
-    if (a !== want[i]) return a > want[i];
-  }
-  return true;
+  return compareVersions(have.join("."), need) >= 0;
 }
 
 async function checkNix(probe: Probe, config: Config): Promise<DoctorCheck[]> {

@@ -11,13 +11,16 @@ import type { Craft } from "./types.js";
 
 const HELP_CAP = 16 * 1024;
 
-async function readHelp(target: InvokeTarget): Promise<string> {
-  for (const flag of ["--help", "-h"]) {
-    const r = await invokeBinary(target, { args: [flag], timeout_ms: 15_000 });
-    const text = pickHelpText(r.stdout, r.stderr).slice(0, HELP_CAP);
-    if (text.trim() && r.exit_code === 0) return text;
-  }
-  return "";
+type HelpRun = Awaited<ReturnType<typeof invokeBinary>>;
+
+function helpText(r: HelpRun): string {
+  const text = pickHelpText(r.stdout, r.stderr).slice(0, HELP_CAP);
+  return text.trim() && r.exit_code === 0 ? text : "";
+}
+
+/** The help from the `--help` probe already run, else from `-h`. */
+async function readHelp(target: InvokeTarget, probe: HelpRun): Promise<string> {
+  return helpText(probe) || helpText(await invokeBinary(target, { args: ["-h"], timeout_ms: 15_000 }));
 }
 
 /** The program's one-line summary: the first help line that reads like a sentence. */
@@ -35,7 +38,7 @@ export function verifyStage(sandboxed: boolean): StageFn {
     if (probe.exit_code === null && !probe.timed_out) {
       throw new CraftError("verify", `the built binary could not be run: ${probe.stderr.trim().slice(0, 500)}`);
     }
-    const help = await readHelp(target);
+    const help = await readHelp(target, probe);
 
     const acceptance = craft.acceptance ?? craft.plan?.acceptance ?? [];
     const summary = await runAcceptance(target, acceptance);

@@ -5,8 +5,8 @@ import { z } from "zod";
 import { limitsFromEnv, type ResourceLimits } from "./exec/limits.js";
 import { sandboxWritePolicy, type WritePolicy } from "./exec/sandbox.js";
 
-/** nixpkgs pinned for generated flakes unless FLAKEBOT_NIXPKGS says otherwise. */
-export const DEFAULT_NIXPKGS = "github:NixOS/nixpkgs/nixos-25.05";
+/** nixpkgs pinned for generated flakes unless FLAKEBOT_NIXPKGS says otherwise: the newest stable release branch. */
+export const DEFAULT_NIXPKGS = "github:NixOS/nixpkgs/nixos-26.05";
 export const DEFAULT_GROQ_MODEL = "openai/gpt-oss-120b";
 
 const durationPattern = /^(\d+)\s*(ms|s|m|h|d|w)$/;

@@ -8,11 +8,13 @@ import { toolchainEnv } from "../exec/env.js";
 const FEATURES = ["--extra-experimental-features", "nix-command flakes"];
 
 /** The oldest Nix with flakes and `nix store delete`. */
-export const MIN_NIX = "2.4";
+export const FLAKES_MIN_NIX = "2.4";
 /** nixpkgs 25.11 and later refuse to evaluate with an older Nix (lib/minver.nix). */
-export const NIXPKGS_2511_MIN_NIX = "2.18";
-/** The newest nixpkgs release that still evaluates with a Nix older than 2.18. */
+export const NIXPKGS_MIN_NIX = "2.18";
+/** The newest nixpkgs release that still evaluates with a Nix older than NIXPKGS_MIN_NIX. */
 export const NIXPKGS_FOR_OLD_NIX = "github:NixOS/nixpkgs/nixos-25.05";
+/** How to get a newer Nix than a distribution ships (Debian's nix-bin is 2.8). */
+export const NIX_UPGRADE = "curl -L https://nixos.org/nix/install | sh -s -- --no-daemon";
 
 export const INSTALL_HINT =
   "install Nix (https://nixos.org/download, or `apt-get install nix-bin` on Debian and Ubuntu), or set FLAKEBOT_BACKEND=cargo";
@@ -44,8 +46,12 @@ export function parseNixVersion(text: string): string | undefined {
   return /(\d+\.\d+(?:\.\d+)?)/.exec(text)?.[1];
 }
 
-/** Compares dotted version numbers: negative, zero or positive like a sort function. */
-export function compareVersions(a: string, b: string): number {
+/** Whether the dotted version `have` is `need` or newer: the one version comparison. */
+export function nixAtLeast(have: string, need: string): boolean {
+  return compareVersions(have, need) >= 0;
+}
+
+function compareVersions(a: string, b: string): number {
   const pa = a.split(".").map((n) => parseInt(n, 10) || 0);
   const pb = b.split(".").map((n) => parseInt(n, 10) || 0);
   for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
@@ -73,8 +79,8 @@ export async function nixAvailable(signal?: AbortSignal): Promise<NixStatus> {
   }
   const version = parseNixVersion(v.stdout);
   if (!version) return { available: false, reason: `cannot read the version from \`nix --version\`: ${v.stdout.trim()}` };
-  if (compareVersions(version, MIN_NIX) < 0) {
-    return { available: false, version, reason: `Nix ${version} is too old for flakes: upgrade to Nix ${MIN_NIX} or newer, or set FLAKEBOT_BACKEND=cargo` };
+  if (!nixAtLeast(version, FLAKES_MIN_NIX)) {
+    return { available: false, version, reason: `Nix ${version} is too old for flakes: upgrade to Nix ${FLAKES_MIN_NIX} or newer, or set FLAKEBOT_BACKEND=cargo` };
   }
   const ping = await runNix(["store", "ping"], opts);
   if (ping.exitCode !== 0) {
@@ -90,24 +96,38 @@ export async function nixAvailable(signal?: AbortSignal): Promise<NixStatus> {
 const BRANCH = /nix(?:os|pkgs)-(\d{2})\.(\d{2})/;
 const ROLLING = /(?:nixos|nixpkgs)-unstable|nixpkgs\/master\b|^(?:flake:)?nixpkgs$/;
 
+/** What to do when the installed Nix is older than current nixpkgs needs. */
+export function oldNixAdvice(nixVersion: string | undefined, required = NIXPKGS_MIN_NIX): string {
+  const installed = nixVersion ? `Nix ${nixVersion} is installed` : "the installed Nix is older";
+  return (
+    `nixpkgs 25.11 and later need Nix ${required} or newer and ${installed}: ` +
+    `install a newer Nix (${NIX_UPGRADE}), or set FLAKEBOT_NIXPKGS=${NIXPKGS_FOR_OLD_NIX} (the last nixpkgs release that supports older Nix)`
+  );
+}
+
 /**
  * A message when the nixpkgs ref is known to need a newer Nix than the installed one
  * (release 25.11 and later, or a rolling branch), else undefined. Refs it cannot
  * date (a local path, a mirror) are left to the build, whose error is recognised too.
  */
 export function nixpkgsIncompatibility(nixVersion: string, nixpkgs: string): string | undefined {
-  if (compareVersions(nixVersion, NIXPKGS_2511_MIN_NIX) >= 0) return undefined;
+  if (nixAtLeast(nixVersion, NIXPKGS_MIN_NIX)) return undefined;
   const branch = BRANCH.exec(nixpkgs);
   const tooNew = branch ? Number(branch[1]) * 100 + Number(branch[2]) >= 2511 : ROLLING.test(nixpkgs);
-  return tooNew
-    ? `nixpkgs ${nixpkgs} needs Nix ${NIXPKGS_2511_MIN_NIX} or newer and Nix ${nixVersion} is installed: ` +
-      `upgrade Nix, or set FLAKEBOT_NIXPKGS=${NIXPKGS_FOR_OLD_NIX} (the last nixpkgs release that supports it)`
-    : undefined;
+  return tooNew ? `nixpkgs ${nixpkgs}: ${oldNixAdvice(nixVersion)}` : undefined;
 }
 
-/** nixpkgs' own refusal of an old Nix in a nix error ("requires Nix >= 2.18.0"), in words; else undefined. */
-export function nixpkgsRefusal(output: string): string | undefined {
-  const m = /requires Nix >= ?([\d.]+)/.exec(output);
-  if (!m) return undefined;
-  return `the nixpkgs in use refuses this Nix (it requires Nix >= ${m[1]}): upgrade Nix, or set FLAKEBOT_NIXPKGS=${NIXPKGS_FOR_OLD_NIX}`;
+// nixpkgs' refusals of an old Nix, before and since 25.11 (lib/minver.nix, default.nix).
+const REFUSALS = [
+  /requires Nix >= ?([\d.]+\d)/,
+  /requires an implementation of Nix with the following features:[\s\S]*?builtins\.nixVersion`? reports at least ([\d.]+\d)/,
+];
+
+/** nixpkgs' own refusal of the installed Nix in a nix error, in words; else undefined. */
+export function nixpkgsRefusal(output: string, nixVersion?: string): string | undefined {
+  for (const pattern of REFUSALS) {
+    const m = pattern.exec(output);
+    if (m) return `the nixpkgs in use refuses this Nix (it requires Nix >= ${m[1]}): ${oldNixAdvice(nixVersion, m[1])}`;
+  }
+  return undefined;
 }

@@ -12,7 +12,7 @@ import { runProcess, type RunResult } from "../exec/process.js";
 import { redactSecrets, toolchainEnv } from "../exec/env.js";
 import { providerKind } from "../llm/select.js";
 import { USER_AGENT } from "../sources/cratesio.js";
-import { compareVersions, NIXPKGS_2511_MIN_NIX, parseNixVersion as parseNixText } from "../build/nix-cli.js";
+import { NIX_UPGRADE, NIXPKGS_MIN_NIX, nixAtLeast, oldNixAdvice, parseNixVersion as parseNixText } from "../build/nix-cli.js";
 
 export type CheckStatus = "ok" | "warn" | "missing";
 
@@ -41,15 +41,13 @@ export interface DoctorOptions {
   processTimeoutMs?: number;
 }
 
-/** Nix older than this cannot evaluate current nixpkgs. */
-export const MIN_NIX = NIXPKGS_2511_MIN_NIX;
 
 export const FIX = {
   rust: "curl https://sh.rustup.rs -sSf | sh",
   rustDefault: "rustup default stable",
   git: "apt-get install -y git",
   nix: "apt-get install -y nix-bin",
-  nixUpgrade: "curl -L https://nixos.org/nix/install | sh -s -- --no-daemon",
+  nixUpgrade: NIX_UPGRADE,
   flakes: "mkdir -p ~/.config/nix && echo 'experimental-features = nix-command flakes' >> ~/.config/nix/nix.conf",
   bwrap: "apt-get install -y bubblewrap",
 } as const;
@@ -149,7 +147,7 @@ export function parseNixVersion(text: string): number[] | undefined {
 }
 
 export function versionAtLeast(have: number[], need: string): boolean {
-  return compareVersions(have.join("."), need) >= 0;
+  return nixAtLeast(have.join("."), need);
 }
 
 async function checkNix(probe: Probe, config: Config): Promise<DoctorCheck[]> {
@@ -162,12 +160,12 @@ async function checkNix(probe: Probe, config: Config): Promise<DoctorCheck[]> {
   const version = parseNixVersion(r.stdout);
   const shown = version ? version.join(".") : firstLine(r);
   const checks: DoctorCheck[] = [];
-  if (version && !versionAtLeast(version, MIN_NIX)) {
+  if (version && !versionAtLeast(version, NIXPKGS_MIN_NIX)) {
     checks.push({
       name: "nix",
       status: "warn",
       required: false,
-      detail: `Nix ${shown} (${bin}) is older than ${MIN_NIX}, which current nixpkgs needs: the pinned nixpkgs (${config.nixpkgs}) may refuse to evaluate; upgrade Nix or point FLAKEBOT_NIXPKGS at a nixpkgs this Nix supports`,
+      detail: `${bin}: ${oldNixAdvice(shown)} (FLAKEBOT_NIXPKGS is ${config.nixpkgs})`,
       fix: FIX.nixUpgrade,
     });
   } else {

@@ -3,8 +3,8 @@
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config.js";
 import { Flakebot, UserError } from "../app.js";
-import { craftView } from "../server/results.js";
-import type { Craft, CraftRequest } from "../craft/types.js";
+import { craftView } from "../model/view.js";
+import type { Craft, CraftRequest } from "../model/craft.js";
 import { VERSION } from "../version.js";
 import { selectProvider } from "../llm/select.js";
 import { formatTable } from "./table.js";

@@ -3,7 +3,7 @@
 // the new piece of the record. It never touches the MCP server.
 import type { Config } from "../config.js";
 import type { ToolPaths } from "../state/paths.js";
-import type { Craft, CraftRequest, Stage } from "./types.js";
+import type { Craft, CraftRequest, Stage } from "../model/craft.js";
 import type { LlmProvider } from "../llm/provider.js";
 
 export interface StageContext {

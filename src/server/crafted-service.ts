@@ -4,11 +4,11 @@ import { z } from "zod";
 import type { RegisteredTool } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { RegisterTool } from "./tool-list.js";
 import type { Flakebot } from "../app.js";
-import type { Craft } from "../craft/types.js";
-import { describeCrafted } from "../craft/definition.js";
+import type { Craft } from "../model/craft.js";
+import { describeCrafted } from "../schema/definition.js";
 import { BODY_CAP_BYTES, type ServiceResponse } from "../service/http.js";
 import { serviceInputShape } from "../service/shape.js";
-import { result } from "./results.js";
+import { result } from "../model/view.js";
 import { asToolError } from "./errors.js";
 
 export const serviceOutputShape = {

@@ -1,6 +1,6 @@
 // Building CallToolResults: structured content plus a short text block.
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import type { Craft } from "../craft/types.js";
+import type { Craft } from "./craft.js";
 
 export function result(structured: Record<string, unknown>, text: string, isError = false): CallToolResult {
   return {

@@ -10,7 +10,8 @@ import { log } from "./log.js";
 import { Store } from "./state/store.js";
 import { BuildQueue } from "./state/queue.js";
 import { ToolLog, readLogTail } from "./state/tool-log.js";
-import { CraftError, type StageContext } from "./craft/context.js";
+import { type StageContext } from "./craft/context.js";
+import { CraftError, UserError } from "./model/errors.js";
 import { craftPipeline, runCraft } from "./craft/run.js";
 import { invalidName, nameFromInstructions, toToolName } from "./model/names.js";
 import type { Craft, CraftRequest } from "./model/craft.js";
@@ -28,8 +29,6 @@ import { startServiceStage } from "./craft/stages/start-service.js";
 import { RequestRefused, type ServiceRequest, type ServiceResponse } from "./service/http.js";
 import type { ServiceInfo } from "./model/craft.js";
 
-/** A failure the caller can fix: reported as an isError result / a non-zero exit. */
-export class UserError extends Error {}
 
 interface Job {
   craft: Craft;

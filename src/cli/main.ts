@@ -2,9 +2,10 @@
 // Exit codes: 0 success, 1 a failure the message explains, 2 bad usage.
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config.js";
-import { Flakebot, UserError } from "../app.js";
-import { craftView } from "../server/results.js";
-import type { Craft, CraftRequest } from "../craft/types.js";
+import { Flakebot } from "../app.js";
+import { UserError } from "../model/errors.js";
+import { craftView } from "../model/view.js";
+import type { Craft, CraftRequest } from "../model/craft.js";
 import { VERSION } from "../version.js";
 import { selectProvider } from "../llm/select.js";
 import { formatTable } from "./table.js";

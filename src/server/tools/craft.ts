@@ -2,9 +2,10 @@ import { z } from "zod";
 import type { RegisterTool } from "../tool-list.js";
 import type { Flakebot } from "../../app.js";
 import { craftStatusShape } from "../schemas.js";
-import { craftText, craftView, result } from "../results.js";
+import { craftText, craftView } from "../../model/view.js";
+import { result } from "../results.js";
 import { progressReporter } from "../progress.js";
-import { NAME_PATTERN } from "../../craft/names.js";
+import { NAME_PATTERN } from "../../model/names.js";
 import { asToolError } from "../errors.js";
 
 export const name = "craft_tool";

@@ -1,4 +1,4 @@
-import type { ModifyReport, Plan } from "./plan-types.js";
+import type { ModifyReport, Plan } from "./plan.js";
 
 // The records a craft works on. A Craft is what is known so far about one tool; it is
 // persisted as the tool's manifest after every stage, and the MCP results are views of it.

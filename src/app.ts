@@ -260,7 +260,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
       status: "ready",
       stage: "register",
       owner_pid: undefined,
-      message: craft.build?.cached ? "ready (an identical earlier build was reused)" : "ready",
+      message: readyMessage(craft),
       updated_at: new Date().toISOString(),
     };
     job.craft = ready;
@@ -489,4 +489,11 @@ function firstLine(text: string): string {
 function derivedName(request: CraftRequest): string {
   const fromSource = request.source?.replace(/\/+$/, "").split(/[/:]/).pop()?.replace(/\.git$/, "");
   return toToolName(request.bin ?? request.package ?? request.crate ?? fromSource ?? "") || nameFromInstructions(request.instructions);
+}
+
+function readyMessage(craft: Craft): string {
+  const b = craft.build;
+  if (b?.cached) return "ready (an identical earlier build was reused)";
+  if (b?.fallback_reason) return `ready, built with cargo and NOT reproducible: ${b.fallback_reason}`;
+  return "ready";
 }

@@ -50,7 +50,8 @@ export function craftPipeline(opts: PipelineOptions): Step[] {
     { stage: "acquire", run: acquire, message: "getting the source" },
     { stage: "modify", run: modify, when: (c) => wantsModify(c.request, c.plan), message: "changing the program, proving each change with cargo build and test" },
     { stage: "build", run: buildStage(opts.backend), message: `building (${opts.backend} backend)` },
-    { stage: "test", run: testStage, when: notCached, message: "running the crate's tests" },
+    // With Nix the tests run in the nix build's check phase (package), with the flake's toolchain.
+    { stage: "test", run: testStage, when: (c) => opts.backend === "cargo" && notCached(c), message: "running the crate's tests" },
     {
       stage: "package",
       run: opts.backend === "nix" ? nixOrCargoPackage(opts.fallbackToCargo) : cargoPackage,

@@ -21,8 +21,13 @@ export const INSTALL_HINT =
 
 export type NixRun = Omit<RunOptions, "env"> & { env?: Record<string, string> };
 
+/** The argv of a nix command, flakes switched on. */
+export function nixArgv(args: string[]): string[] {
+  return ["nix", ...FEATURES, ...args];
+}
+
 export function runNix(args: string[], opts: NixRun): Promise<RunResult> {
-  return runProcess(["nix", ...FEATURES, ...args], {
+  return runProcess(nixArgv(args), {
     maxOutputBytes: 4 * 1024 * 1024,
     ...opts,
     env: opts.env ?? toolchainEnv(),
@@ -96,12 +101,13 @@ export async function nixAvailable(signal?: AbortSignal): Promise<NixStatus> {
 const BRANCH = /nix(?:os|pkgs)-(\d{2})\.(\d{2})/;
 const ROLLING = /(?:nixos|nixpkgs)-unstable|nixpkgs\/master\b|^(?:flake:)?nixpkgs$/;
 
-/** What to do when the installed Nix is older than current nixpkgs needs. */
-export function oldNixAdvice(nixVersion: string | undefined, required = NIXPKGS_MIN_NIX): string {
+/** What to do when the installed Nix is older than a nixpkgs needs. */
+export function oldNixAdvice(nixVersion: string | undefined, required = NIXPKGS_MIN_NIX, who = "nixpkgs 25.11 and later"): string {
   const installed = nixVersion ? `Nix ${nixVersion} is installed` : "the installed Nix is older";
   return (
-    `nixpkgs 25.11 and later need Nix ${required} or newer and ${installed}: ` +
-    `install a newer Nix (${NIX_UPGRADE}), or set FLAKEBOT_NIXPKGS=${NIXPKGS_FOR_OLD_NIX} (the last nixpkgs release that supports older Nix)`
+    `${who} needs Nix ${required} or newer and ${installed}: ` +
+    `upgrade Nix, or set FLAKEBOT_NIXPKGS=${NIXPKGS_FOR_OLD_NIX} (the last nixpkgs release that supports an older Nix); ` +
+    `to upgrade a single-user Nix: ${NIX_UPGRADE}`
   );
 }
 
@@ -114,7 +120,7 @@ export function nixpkgsIncompatibility(nixVersion: string, nixpkgs: string): str
   if (nixAtLeast(nixVersion, NIXPKGS_MIN_NIX)) return undefined;
   const branch = BRANCH.exec(nixpkgs);
   const tooNew = branch ? Number(branch[1]) * 100 + Number(branch[2]) >= 2511 : ROLLING.test(nixpkgs);
-  return tooNew ? `nixpkgs ${nixpkgs}: ${oldNixAdvice(nixVersion)}` : undefined;
+  return tooNew ? `${oldNixAdvice(nixVersion, NIXPKGS_MIN_NIX, `nixpkgs ${nixpkgs}`)}` : undefined;
 }
 
 // nixpkgs' refusals of an old Nix, before and since 25.11 (lib/minver.nix, default.nix).
@@ -127,7 +133,7 @@ const REFUSALS = [
 export function nixpkgsRefusal(output: string, nixVersion?: string): string | undefined {
   for (const pattern of REFUSALS) {
     const m = pattern.exec(output);
-    if (m) return `the nixpkgs in use refuses this Nix (it requires Nix >= ${m[1]}): ${oldNixAdvice(nixVersion, m[1])}`;
+    if (m) return `the nixpkgs in use refuses this Nix (it requires Nix >= ${m[1]}): ${oldNixAdvice(nixVersion, m[1], "it")}`;
   }
   return undefined;
 }

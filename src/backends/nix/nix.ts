@@ -4,18 +4,26 @@
 // removes the root and the store path when the tool is disposed.
 import fs from "node:fs/promises";
 import { existsSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { type StageFn } from "../../craft/context.js";
 import { CraftError } from "../../model/errors.js";
-import type { BuildInfo, TargetInfo } from "../../model/craft.js";
+import type { BuildInfo, Craft, TargetInfo } from "../../model/craft.js";
 import { cargoMetadata, generateLockfile } from "../cargo/cargo.js";
 import { DATA_FILE, FLAKE_FILE, LOCK_FILE, flakeData, writeFlakeFiles, type FlakeData } from "./flake-files.js";
+import { irreproducibleLock, reviewLock } from "./cargo-lock.js";
+import { gitOutputHashes } from "./git-hashes.js";
+import { confinedNixArgv, nixConfinement, type NixConfinement } from "./sandbox.js";
+import { parseTestRun, type TestRun } from "../../guard/test-report.js";
+import { runProcess } from "../../exec/process.js";
+import { toolchainEnv } from "../../exec/env.js";
 import {
   INSTALL_HINT,
   failureText,
   nixAvailable,
   nixpkgsIncompatibility,
+  nixArgv,
   nixpkgsRefusal,
   outputTail,
   runNix,
@@ -41,6 +49,12 @@ export interface FlakeOptions {
   target: TargetInfo;
   /** The nixpkgs flake reference to lock (FLAKEBOT_NIXPKGS). */
   nixpkgs: string;
+  /** Upstream tests that failed before any change: the check phase skips them. */
+  knownFailures?: string[];
+  /** FLAKEBOT_NIX_CACHE, offered to users of the flake as a substituter. */
+  cache?: string;
+  /** Where git dependencies are fetched to compute their hashes (default: the OS temp dir). */
+  scratch?: string;
   signal?: AbortSignal;
   log?: LogFn;
 }
@@ -129,8 +143,18 @@ export async function prepareFlake(opts: FlakeOptions): Promise<PreparedFlake> {
       throw new CraftError("package", `${err.message}\nThe flake needs a Cargo.lock: add one to the repository.`);
     });
   }
-  const data = flakeData(target, { root, subdir }, await fs.readFile(cargoLockPath, "utf8"));
-  await writeFlakeFiles(workspace, data);
+  const cargoLock = await fs.readFile(cargoLockPath, "utf8");
+  const review = reviewLock(cargoLock);
+  if (review.problems.length) throw new CraftError("package", irreproducibleLock(review.problems));
+  let outputHashes: Record<string, string> = {};
+  if (review.git.length) {
+    say(`pinning ${review.git.length} git dependenc${review.git.length === 1 ? "y" : "ies"} by the hash of their tree`);
+    outputHashes = await gitOutputHashes(review.git, opts.scratch ?? os.tmpdir(), signal).catch((err: Error) => {
+      throw new CraftError("package", err.message);
+    });
+  }
+  const data = flakeData(target, { root, subdir }, cargoLock, { knownFailures: opts.knownFailures, outputHashes });
+  await writeFlakeFiles(workspace, data, opts.cache);
   // A lock from upstream's own flake would keep inputs and pins that are not ours.
   await fs.rm(path.join(workspace, LOCK_FILE), { force: true });
   const cargoLockRel = path.join(root, "Cargo.lock");
@@ -162,10 +186,26 @@ export interface NixBuildOptions {
   gcroot: string;
   /** BuildInfo.key; defaults to the tree hash of the flake's commit. */
   key?: string;
+  /** How the crate's code is confined (nixConfinement); default: Nix's sandbox is trusted. */
+  confinement?: NixConfinement;
+  /** Directories a bwrap around nix hides (FLAKEBOT_HOME). */
+  hide?: string[];
   signal?: AbortSignal;
   log?: LogFn;
   progress?: (message: string) => void;
   timeoutMs?: number;
+}
+
+/** A build that failed in its check phase: the crate's own tests failed under Nix. */
+export class ChecksFailed extends CraftError {
+  constructor(
+    readonly run: TestRun,
+    output: string,
+  ) {
+    const what = run.failures.length ? `${run.failures.length} test(s) failed: ${run.failures.join(", ")}` : "the tests did not compile or run";
+    super("test", `the crate's tests failed in the Nix build's check phase: ${what}\n${output}`);
+    this.name = "ChecksFailed";
+  }
 }
 
 function buildFailure(text: string, flake: PreparedFlake): string {
@@ -193,37 +233,77 @@ async function alreadyBuilt(installable: string, opts: NixBuildOptions, cwd: str
 function progressFromLog(progress?: (m: string) => void): LogFn {
   let last = 0;
   return (line) => {
-    if (!progress || !/\b(Compiling|building ')/.test(line)) return;
+    if (!progress || !/\b(Compiling|Running|building ')/.test(line)) return;
     const now = Date.now();
     if (now - last < 1000) return;
     last = now;
-    progress(`nix build: ${line.replace(/^\S+>\s*/, "").trim().slice(0, 160)}`);
+    progress(`nix build: ${line.slice(0, 160)}`);
   };
 }
 
-/** `nix build <ref>#default` into the GC root; the binary runs from the store path. */
-export async function buildFlake(flake: PreparedFlake, opts: NixBuildOptions): Promise<BuildInfo> {
+/** `--print-build-logs` prefixes each line of a builder's output with "<name>> ". */
+const LOG_PREFIX = /^[\w.+-]+> ?/;
+/** The builder's output kept for reading the test run (libtest's lines are short). */
+const TEST_LOG_CHARS = 16 * 1024 * 1024;
+
+/** Nix gives builders a terminal, so libtest colours its verdicts: drop the escape codes. */
+function stripTerminal(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\x1b(?:\[[0-9;?]*[A-Za-z]|\([A-Z0-9])/g, "");
+}
+
+export interface FlakeBuild {
+  build: BuildInfo;
+  /** The check phase's test run, read from the build log (undefined when the build was reused). */
+  tests?: TestRun;
+}
+
+/**
+ * `nix build <ref>#default` into the GC root, the crate's tests running in its check phase;
+ * the binary runs from the store path. A failing check phase throws ChecksFailed.
+ */
+export async function buildFlake(flake: PreparedFlake, opts: NixBuildOptions): Promise<FlakeBuild> {
   const installable = `${flake.ref}#default`;
   const cwd = flake.workspace;
   const cached = await alreadyBuilt(installable, opts, cwd);
   await fs.mkdir(path.dirname(opts.gcroot), { recursive: true });
   const say = opts.log ?? (() => {});
   const report = progressFromLog(opts.progress);
-  const r = await runNix(["build", installable, "--out-link", opts.gcroot, "--json", "--print-build-logs"], {
+  let argv = nixArgv(["build", installable, "--out-link", opts.gcroot, "--json", "--print-build-logs"]);
+  let env = toolchainEnv();
+  if (opts.confinement?.kind === "bwrap") {
+    argv = confinedNixArgv(argv, { workspace: cwd, gcrootDir: path.dirname(opts.gcroot), hide: opts.hide ?? [] });
+    // The home directory is hidden: Nix keeps its caches on the sandbox's own /tmp.
+    env = { ...env, XDG_CACHE_HOME: "/tmp/nix-cache", HOME: "/tmp" };
+  }
+  const builderLog: string[] = [];
+  let kept = 0;
+  const r = await runProcess(argv, {
     cwd,
+    env,
     timeoutMs: opts.timeoutMs ?? BUILD_TIMEOUT_MS,
     signal: opts.signal,
     maxOutputBytes: 8 * 1024 * 1024,
     onLine: (line, stream) => {
-      if (stream === "stderr") {
-        say(line);
-        report(line);
+      if (stream !== "stderr") return;
+      say(line);
+      const text = stripTerminal(line.replace(LOG_PREFIX, ""));
+      report(text);
+      if (kept < TEST_LOG_CHARS && LOG_PREFIX.test(line)) {
+        builderLog.push(text);
+        kept += text.length;
       }
     },
   });
   if (r.aborted) throw new CraftError("package", "the nix build was cancelled");
   if (r.timedOut) throw new CraftError("package", `the nix build timed out after ${Math.round((opts.timeoutMs ?? BUILD_TIMEOUT_MS) / MINUTE)} minutes`);
-  if (r.exitCode !== 0) throw new CraftError("package", buildFailure(outputTail(r, 40), flake));
+  const log = builderLog.join("\n");
+  const tests = cached ? undefined : parseTestRun(log.slice(Math.max(0, log.lastIndexOf("Executing cargoCheckHook"))));
+  if (r.exitCode !== 0) {
+    const checking = log.includes("Executing cargoCheckHook") && !log.includes("Executing cargoInstallHook");
+    if (checking && tests) throw new ChecksFailed(tests, outputTail(r, 40));
+    throw new CraftError("package", buildFailure(outputTail(r, 40), flake));
+  }
 
   let storePath: string | undefined;
   try {
@@ -242,7 +322,7 @@ export async function buildFlake(flake: PreparedFlake, opts: NixBuildOptions): P
       `the nix build has no bin/${flake.data.bin} (it installed: ${built.join(", ") || "nothing"}): name the binary target with "bin"`,
     );
   }
-  return {
+  const build: BuildInfo = {
     backend: "nix",
     reproducible: true,
     flake_ref: flake.ref,
@@ -252,6 +332,7 @@ export async function buildFlake(flake: PreparedFlake, opts: NixBuildOptions): P
     cached,
     key: opts.key ?? `nix-${await treeHash(flake.workspace)}`,
   };
+  return { build, tests };
 }
 
 /** `nix copy --to <cache> <path>` (FLAKEBOT_NIX_CACHE): true when it worked; a failure is logged. */
@@ -290,9 +371,16 @@ export async function disposeNix(gcroot: string, storePath?: string): Promise<st
   return removed;
 }
 
+/** Upstream tests that failed before any change (the gate's baseline), when it ran. */
+function knownFailures(craft: Craft): string[] {
+  return craft.tests?.known_failures ?? [];
+}
+
 /**
- * The Nix backend's package stage (it replaces cargoPackage): flake, nix build, optional
- * binary cache push, and the build recorded in the build cache under the craft's key.
+ * The Nix backend's package stage: flake, one nix build that compiles and tests the crate
+ * with the flake's toolchain, optional binary cache push, and the build recorded in the
+ * build cache under the craft's key. For an unmodified crate whose upstream tests fail, the
+ * failing tests are its baseline: they are skipped (checkFlags) and reported as known.
  */
 export const nixPackage: StageFn = async (ctx, craft) => {
   const target = craft.target;
@@ -301,20 +389,63 @@ export const nixPackage: StageFn = async (ctx, craft) => {
   if (!nix.available) throw new CraftError("package", nix.reason ?? `nix is not usable: ${INSTALL_HINT}`);
   const incompatible = nixpkgsIncompatibility(nix.version!, ctx.config.nixpkgs);
   if (incompatible) throw new CraftError("package", incompatible);
+  const confinement = await nixConfinement(ctx.config.sandbox === "off" ? "off" : !!ctx.sandboxBuilds, ctx.signal);
+  if (confinement.kind === "refused") throw new CraftError("package", confinement.reason);
+  if (confinement.kind === "none") ctx.log("FLAKEBOT_SANDBOX=off and the Nix sandbox is off: the crate's build scripts and tests run unconfined");
 
   // The key of the tree as the build stage saw it, before the flake files are committed.
   const key = craft.build?.key ?? buildKey(await treeHash(ctx.paths.workspace), target, "nix");
-  ctx.progress("writing flake.nix and locking nixpkgs");
-  const flake = await prepareFlake({ workspace: ctx.paths.workspace, target, nixpkgs: ctx.config.nixpkgs, signal: ctx.signal, log: ctx.log });
-  ctx.log(`flake committed as ${flake.commit}${flake.lockGenerated ? " (with a generated Cargo.lock)" : ""}`);
-  ctx.progress(`nix build ${flake.ref}#default`);
-  let build = await buildFlake(flake, { gcroot: ctx.paths.gcroot, key, signal: ctx.signal, log: ctx.log, progress: ctx.progress });
+  let known = knownFailures(craft);
+  const attempt = async () => {
+    ctx.progress("writing flake.nix and locking nixpkgs");
+    const flake = await prepareFlake({
+      workspace: ctx.paths.workspace,
+      target,
+      nixpkgs: ctx.config.nixpkgs,
+      knownFailures: known,
+      cache: ctx.config.nixCache,
+      scratch: ctx.paths.scratch,
+      signal: ctx.signal,
+      log: ctx.log,
+    });
+    ctx.log(`flake committed as ${flake.commit}${flake.lockGenerated ? " (with a generated Cargo.lock)" : ""}`);
+    ctx.progress(`nix build ${flake.ref}#default (compiles and runs the tests)`);
+    const built = await buildFlake(flake, {
+      gcroot: ctx.paths.gcroot,
+      key,
+      confinement,
+      hide: [ctx.config.home],
+      signal: ctx.signal,
+      log: ctx.log,
+      progress: ctx.progress,
+    });
+    return { flake, ...built };
+  };
+  let outcome: Awaited<ReturnType<typeof attempt>>;
+  try {
+    outcome = await attempt();
+  } catch (err) {
+    const unchanged = !craft.modify && known.length === 0;
+    if (!(err instanceof ChecksFailed) || !unchanged || err.run.failures.length === 0) throw err;
+    known = err.run.failures;
+    ctx.log(`upstream tests that fail before any change (skipped in the check phase, reported as known failures): ${known.join(", ")}`);
+    outcome = await attempt();
+  }
+  let build = outcome.build;
   if (build.cached) ctx.log(`${build.store_path} was already in the Nix store: reused`);
   if (ctx.config.nixCache) await pushToCache(build.store_path!, ctx.config.nixCache, { signal: ctx.signal, log: ctx.log });
-  const shared = craft.source?.fork ? forkFlakeRef(craft.source.fork, flake.commit, flake.branch) : undefined;
+  const shared = craft.source?.fork ? forkFlakeRef(craft.source.fork, outcome.flake.commit, outcome.flake.branch) : undefined;
   if (shared) build = { ...build, flake_ref: shared };
-  await recordBuild(ctx.config.home, key, { build, tests: craft.tests });
-  return { build };
+  const run = outcome.tests;
+  const tests = {
+    acceptance_passed: 0,
+    acceptance_failed: 0,
+    ...craft.tests,
+    ...(run ? { passed: run.passed, failed: 0 } : { passed: craft.tests?.passed ?? 0, failed: 0 }),
+    ...(known.length ? { known_failures: known } : {}),
+  };
+  await recordBuild(ctx.config.home, key, { build, tests });
+  return { build, tests };
 };
 
 /**

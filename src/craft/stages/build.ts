@@ -34,6 +34,8 @@ export function buildStage(backend: "nix" | "cargo"): StageFn {
       if (cached.build.store_path) await addGcRoot(cached.build.store_path, ctx.paths.gcroot, ctx.signal);
       return { build: { ...cached.build, cached: true, duration_ms: 0 }, tests: cached.tests };
     }
+    // With Nix the one compile is the nix build (package), tests in its check phase.
+    if (backend === "nix") return {};
     ctx.progress(`cargo build --release (${target.package}, bin ${target.bin})`);
     const started = Date.now();
     const outcome = await cargoBuild(target, { cwd: ctx.paths.workspace, signal: ctx.signal, sandbox: ctx.sandboxBuilds, onLine: (l) => ctx.log(l) });

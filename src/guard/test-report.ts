@@ -1,0 +1,34 @@
+// Reading a libtest run (cargo test's output, or a Nix build log carrying it): how many tests
+// passed, failed and were ignored, and the names of the failing ones. A minimal version the
+// gate's fuller parser replaces; the Nix backend only needs this interface.
+
+export interface TestRun {
+  passed: number;
+  failed: number;
+  ignored: number;
+  /** Full names of the failing tests ("tests::parses_width"), in order, without repeats. */
+  failures: string[];
+  /** Number of "test result:" lines seen: 0 means no test binary ran at all. */
+  suites: number;
+}
+
+const RESULT_LINE = /^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored/;
+const FAILED_LINE = /^test (.+) \.\.\. FAILED$/;
+
+export function parseTestRun(output: string): TestRun {
+  const run: TestRun = { passed: 0, failed: 0, ignored: 0, failures: [], suites: 0 };
+  for (const raw of output.split("\n")) {
+    const line = raw.trim();
+    const r = RESULT_LINE.exec(line);
+    if (r) {
+      run.passed += Number(r[1]);
+      run.failed += Number(r[2]);
+      run.ignored += Number(r[3]);
+      run.suites++;
+      continue;
+    }
+    const f = FAILED_LINE.exec(line);
+    if (f && !run.failures.includes(f[1])) run.failures.push(f[1]);
+  }
+  return run;
+}

@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
+import net from "node:net";
+import { once } from "node:events";
 import { liveChildren, runChecked } from "../src/exec/process.js";
 import { craftedEnv } from "../src/exec/env.js";
 import { loadConfig } from "../src/config.js";
@@ -495,4 +497,30 @@ test("git dependencies are pinned by the hash Nix's own fetcher computes for the
   const fetched = await nixOut(["eval", "--raw", "--expr", `(builtins.fetchGit { url = "file://${repo}"; rev = "${commit}"; }).narHash`, "--impure"]);
   assert.deepEqual(hashes, { "hello-upper-0.1.0": fetched });
   assert.doesNotMatch(FLAKE_NIX, /allowBuiltinFetchGit/);
+});
+
+test("with Nix's sandbox off, the crate's tests run in a nix build under bwrap: no network, no FLAKEBOT_HOME beyond the tool", { skip }, async () => {
+  const { ctx } = context("confined");
+  const canary = path.join(ctx.config.home, "canary-secret");
+  await fs.mkdir(ctx.config.home, { recursive: true });
+  await fs.writeFile(canary, "do not read");
+  const listener = net.createServer((s) => s.end()).listen(0, "127.0.0.1");
+  await once(listener, "listening");
+  const port = (listener.address() as net.AddressInfo).port;
+  try {
+    const ws = await fixtureRepo("hello", ctx.paths.workspace);
+    roots.push(ctx.paths.gcroot);
+    const probe =
+      "\n#[cfg(test)]\nmod confinement {\n" +
+      `    #[test]\n    fn cannot_read_flakebot_home() {\n        assert!(std::fs::read(${JSON.stringify(canary)}).is_err());\n    }\n` +
+      `    #[test]\n    fn cannot_reach_the_host() {\n        assert!(std::net::TcpStream::connect("127.0.0.1:${port}").is_err());\n    }\n}\n`;
+    await fs.appendFile(path.join(ws, "src", "main.rs"), probe);
+    await runChecked(["git", "commit", "-qam", "probe the build's confinement"], { cwd: ws, env: process.env as Record<string, string> });
+    const craft = { ...craftRecord("confined", target("hello-upper", "0.1.0", "hello-upper"), ctx.request), modify: { rounds: 1, commits: [], tests_old: 2, tests_new: 4, changed_files: ["src/main.rs"] } };
+    const { tests } = await nixPackage(ctx, craft as Craft);
+    assert.equal(tests?.passed, 4, "both probes passed inside the build");
+    assert.equal(tests?.known_failures, undefined);
+  } finally {
+    listener.close();
+  }
 });

@@ -30,7 +30,9 @@ import {
 import { FLAKE_NIX, flakeData, flakeNix, needsOpenssl, writeFlakeFiles } from "../src/backends/nix/flake-files.js";
 import { reviewLock } from "../src/backends/nix/cargo-lock.js";
 import { gitOutputHashes } from "../src/backends/nix/git-hashes.js";
-import { nixOrCargoPackage } from "../src/craft/stages/package.js";
+import { packageStage } from "../src/craft/stages/package.js";
+import { nixBackend } from "../src/backends/nix/backend.js";
+import { cargoBackend } from "../src/backends/cargo/backend.js";
 import { nixpkgsIncompatibility, runNix } from "../src/backends/nix/cli.js";
 import { DEBIAN_REGISTRY, fixtureRepo, fixturesDir, testEnv, type TestEnv } from "./helpers/offline.js";
 import { OFFLINE_NIX_CONFIG, prepareNixpkgsStub } from "./helpers/nix-stub.js";
@@ -113,7 +115,7 @@ function context(name: string, extraEnv: Record<string, string> = {}): { ctx: St
     signal: new AbortController().signal,
     log: (line) => lines.push(line),
     progress: () => {},
-    sandboxBuilds: true,
+    sandboxed: true,
   };
   return { ctx, lines };
 }
@@ -447,7 +449,7 @@ test("a Cargo.lock without crates.io checksums: nixpkgs' way of refusing it, and
   // The craft does not get that far: it says why and builds with cargo, not reproducible.
   const { ctx } = context("flagged", { FLAKEBOT_BACKEND: "auto" });
   await fixtureRepo("flagged", ctx.paths.workspace);
-  const { build } = await nixOrCargoPackage(true)(ctx, craftRecord("flagged", target("flagged", "0.1.0", "flagged"), ctx.request));
+  const { build } = await packageStage({ ...ctx, backend: nixBackend, fallback: cargoBackend }, craftRecord("flagged", target("flagged", "0.1.0", "flagged"), ctx.request));
   assert.equal(build?.backend, "cargo");
   assert.equal(build?.reproducible, false);
   assert.match(build?.fallback_reason ?? "", /cannot be built reproducibly by Nix: bitflags 1\.3\.2 has checksum "Could not get crate checksum", not a crates\.io sha256/);
@@ -478,7 +480,7 @@ test("a crate changed by the modify loop whose tests fail under Nix fails at the
   await fs.appendFile(path.join(ws, "src", "main.rs"), "\n#[cfg(test)]\nmod added {\n    #[test]\n    fn broken() {\n        assert_eq!(1 + 1, 3);\n    }\n}\n");
   await runChecked(["git", "commit", "-qam", "a change whose test fails"], { cwd: ws, env: process.env as Record<string, string> });
   const craft = { ...craftRecord("regressed", target("hello-upper", "0.1.0", "hello-upper"), ctx.request), modify: { rounds: 1, commits: [], tests_old: 2, tests_new: 3, changed_files: ["src/main.rs"] } };
-  await assert.rejects(nixOrCargoPackage(true)(ctx, craft as Craft), (err: unknown) => {
+  await assert.rejects(packageStage({ ...ctx, backend: nixBackend, fallback: cargoBackend }, craft as Craft), (err: unknown) => {
     assert.ok(err instanceof CraftError);
     assert.equal(err.stage, "test");
     assert.match(err.message, /check phase: 1 test\(s\) failed: added::broken/);

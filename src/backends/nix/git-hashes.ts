@@ -3,7 +3,7 @@
 // NAR hash, so nothing is fetched during evaluation and the flake stays reproducible.
 import fs from "node:fs/promises";
 import path from "node:path";
-import { git } from "../../sources/git.js";
+import { runGit } from "../../sources/git.js";
 import { runNix, failureText } from "./cli.js";
 import type { GitSource } from "./cargo-lock.js";
 
@@ -20,10 +20,9 @@ export async function gitTreeHash(source: GitSource, scratch: string, signal?: A
   await fs.mkdir(scratch, { recursive: true });
   const dir = await fs.mkdtemp(path.join(scratch, "git-dep-"));
   try {
-    await git(scratch, signal).raw(["clone", "--quiet", "--no-checkout", "--", source.url, dir]);
-    const g = git(dir, signal);
-    await g.raw(["checkout", "--quiet", "--detach", source.commit]);
-    await g.raw(["submodule", "update", "--quiet", "--init", "--recursive"]);
+    await runGit(scratch, ["clone", "--quiet", "--no-checkout", "--", source.url, dir], { signal });
+    await runGit(dir, ["checkout", "--quiet", "--detach", source.commit], { signal });
+    await runGit(dir, ["submodule", "update", "--quiet", "--init", "--recursive"], { signal });
     await removeGitDirs(dir);
     const r = await runNix(["hash", "path", "--type", "sha256", dir], { cwd: scratch, timeoutMs: 600_000, signal });
     if (r.exitCode !== 0) throw new Error(`nix hash path failed: ${failureText(r, 5)}`);

@@ -1,30 +1,27 @@
-// package with the Nix backend, and the flagged cargo fallback FLAKEBOT_BACKEND=auto allows.
+// package: the craft's backend turns the tested build into the tool's binary; with
+// FLAKEBOT_BACKEND=auto a failed Nix build falls back to the cargo build, flagged.
 import { type StageFn } from "../context.js";
 import { CraftError } from "../../model/errors.js";
-import { nixPackage } from "../../backends/nix/nix.js";
-import { buildStage, cargoPackage, testStage } from "./build.js";
-import type { StageContext } from "../context.js";
-import type { Craft } from "../../model/craft.js";
+import { cargoBackend } from "../../backends/cargo/backend.js";
+import { buildStage } from "./build.js";
+import { testStage } from "./test.js";
 
-/** The cargo backend's build, test and package, after the Nix backend could not be used. */
-async function cargoInstead(ctx: StageContext, craft: Craft): Promise<Partial<Craft>> {
-  let record = { ...craft, ...(await buildStage("cargo")(ctx, craft)) };
-  if (!record.build?.cached) record = { ...record, ...(await testStage(ctx, record)), ...(await cargoPackage(ctx, record)) };
-  return { build: record.build, tests: record.tests };
-}
-
-export function nixOrCargoPackage(fallbackToCargo: boolean): StageFn {
-  return async (ctx, craft) => {
-    try {
-      return await nixPackage(ctx, craft);
-    } catch (err) {
-      // Failing tests are the crate's, whichever backend runs them: no fallback for those.
-      if (!fallbackToCargo || ctx.signal.aborted || !(err instanceof CraftError) || err.stage !== "package") throw err;
-      const reason = err.message.split("\n")[0].slice(0, 500);
-      ctx.log(`nix build failed; falling back to the cargo build (not reproducible): ${err.message}`);
-      ctx.progress("nix build failed: packaging the cargo build instead (flagged as not reproducible)");
-      const packaged = await cargoInstead(ctx, craft);
-      return { ...packaged, build: { ...packaged.build!, backend: "cargo", reproducible: false, fallback_reason: reason } };
-    }
-  };
-}
+export const packageStage: StageFn = async (ctx, craft) => {
+  const backend = ctx.backend ?? cargoBackend;
+  try {
+    return await backend.package(ctx, craft);
+  } catch (err) {
+    const fallback = ctx.fallback;
+    // Failing tests are the crate's, whichever backend runs them: no fallback for those.
+    if (!fallback || ctx.signal.aborted || !(err instanceof CraftError) || err.stage !== "package") throw err;
+    const reason = err.message.split("\n")[0].slice(0, 500);
+    ctx.log(`${backend.name} build failed; falling back to the ${fallback.name} build (not reproducible): ${err.message}`);
+    ctx.progress(`${backend.name} build failed: packaging the ${fallback.name} build instead (flagged as not reproducible)`);
+    // The Nix backend compiled nothing on the host: the fallback builds and tests first.
+    const instead = { ...ctx, backend: fallback, fallback: undefined };
+    let record = { ...craft, ...(await buildStage(instead, craft)) };
+    if (!record.build?.cached) record = { ...record, ...(await testStage(instead, record)) };
+    const packaged = record.build?.cached ? record : { ...record, ...(await fallback.package(instead, record)) };
+    return { tests: packaged.tests, build: { ...packaged.build!, backend: fallback.name, reproducible: false, fallback_reason: reason } };
+  }
+};

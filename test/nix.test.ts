@@ -381,7 +381,7 @@ test("an old Nix gets a clear message for a nixpkgs that needs 2.18, and none fo
   // (Debian's 2.8) with what to do, accepted on a newer one.
   const pin = /inputs\.nixpkgs\.url = "([^"]+)"/.exec(FLAKE_NIX)![1];
   assert.equal(pin, "github:NixOS/nixpkgs/nixos-26.05");
-  assert.match(nixpkgsIncompatibility("2.8.0", pin) ?? "", /needs Nix 2\.18 or newer and Nix 2\.8\.0 is installed: upgrade Nix.*FLAKEBOT_NIXPKGS=github:NixOS\/nixpkgs\/nixos-25\.05/);
+  assert.match(nixpkgsIncompatibility("2.8.0", pin) ?? "", /needs Nix 2\.18 or newer; Nix 2\.8\.0 is installed, older than 2\.18: upgrade Nix.*FLAKEBOT_NIXPKGS=github:NixOS\/nixpkgs\/nixos-25\.05/);
   assert.equal(nixpkgsIncompatibility("2.18.0", pin), undefined);
 });
 

@@ -153,7 +153,7 @@ async function checkNix(probe: Probe, config: Config): Promise<DoctorCheck[]> {
       name: "nix",
       status: "warn",
       required: false,
-      detail: `${bin}: ${oldNixAdvice(shown)} (FLAKEBOT_NIXPKGS is ${config.nixpkgs})`,
+      detail: `Nix ${shown} (${bin}): ${oldNixAdvice(shown)} (FLAKEBOT_NIXPKGS is ${config.nixpkgs})`,
       fix: FIX.nixUpgrade,
     });
   } else {

@@ -85,9 +85,9 @@ const ROLLING = /(?:nixos|nixpkgs)-unstable|nixpkgs\/master\b|^(?:flake:)?nixpkg
 
 /** What to do when the installed Nix is older than a nixpkgs needs. */
 export function oldNixAdvice(nixVersion: string | undefined, required = MIN_NIX, who = "nixpkgs 25.11 and later"): string {
-  const installed = nixVersion ? `Nix ${nixVersion} is installed` : "the installed Nix is older";
+  const installed = nixVersion ? `Nix ${nixVersion} is installed` : "the installed Nix is";
   return (
-    `${who} needs Nix ${required} or newer and ${installed}: ` +
+    `${who} needs Nix ${required} or newer; ${installed}, older than ${required}: ` +
     `upgrade Nix, or set FLAKEBOT_NIXPKGS=${NIXPKGS_FOR_OLD_NIX} (the last nixpkgs release that supports an older Nix); ` +
     `to upgrade a single-user Nix: ${NIX_UPGRADE}`
   );

@@ -69,16 +69,6 @@ export const describeShape = {
   diff_stat: z.string().optional(),
 };
 
-export const invokeOutputShape = {
-  exit_code: z.number().int().nullable(),
-  signal: z.string().optional(),
-  stdout: z.string(),
-  stderr: z.string(),
-  truncated: z.boolean(),
-  timed_out: z.boolean(),
-  duration_ms: z.number(),
-};
-
 export const disposeOutputShape = {
   disposed: z.string(),
   removed: z.array(z.string()),

@@ -31,6 +31,8 @@ import { FLAKE_NIX, flakeData, flakeNix, needsOpenssl, writeFlakeFiles } from ".
 import { reviewLock } from "../src/backends/nix/cargo-lock.js";
 import { gitOutputHashes } from "../src/backends/nix/git-hashes.js";
 import { packageStage } from "../src/craft/stages/package.js";
+import { parseTestRun } from "../src/guard/test-report.js";
+import type { BackendContext } from "../src/backends/backend.js";
 import { nixBackend } from "../src/backends/nix/backend.js";
 import { cargoBackend } from "../src/backends/cargo/backend.js";
 import { nixpkgsIncompatibility, runNix } from "../src/backends/nix/cli.js";
@@ -104,11 +106,11 @@ async function nixOut(args: string[]): Promise<string> {
   return r.stdout;
 }
 
-function context(name: string, extraEnv: Record<string, string> = {}): { ctx: StageContext; lines: string[] } {
+function context(name: string, extraEnv: Record<string, string> = {}): { ctx: StageContext & BackendContext; lines: string[] } {
   // The Nix sandbox is off here (OFFLINE_NIX_CONFIG): nix builds run under bwrap.
   const config = loadConfig({ ...env.env, FLAKEBOT_NIXPKGS: nixpkgs, FLAKEBOT_BACKEND: "nix", FLAKEBOT_SANDBOX: "auto", ...extraEnv });
   const lines: string[] = [];
-  const ctx: StageContext = {
+  const ctx: StageContext & BackendContext = {
     config,
     paths: toolPaths(config.home, name),
     request: { instructions: "upper-case text", modify: "never", kind: "command" },
@@ -116,6 +118,7 @@ function context(name: string, extraEnv: Record<string, string> = {}): { ctx: St
     log: (line) => lines.push(line),
     progress: () => {},
     sandboxed: true,
+    readTests: parseTestRun,
   };
   return { ctx, lines };
 }

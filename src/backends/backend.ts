@@ -5,6 +5,7 @@
 import type { Config } from "../config.js";
 import type { BuildInfo, Craft } from "../model/craft.js";
 import type { ToolPaths } from "../state/paths.js";
+import type { TestReader } from "../model/test-run.js";
 import type { BackendName } from "../model/backends.js";
 
 export type { BackendName } from "../model/backends.js";
@@ -18,6 +19,8 @@ export interface BackendContext {
   progress(message: string): void;
   /** Crate code runs under Flakebot's sandbox (bwrap present and on). */
   sandboxed?: boolean;
+  /** Reads the crate's test run out of a build log (the gate's parser, given by the package stage). */
+  readTests?: TestReader;
 }
 
 export interface BackendProbe {

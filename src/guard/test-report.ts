@@ -2,15 +2,9 @@
 // passed, failed and were ignored, and the names of the failing ones. A minimal version the
 // gate's fuller parser replaces; the Nix backend only needs this interface.
 
-export interface TestRun {
-  passed: number;
-  failed: number;
-  ignored: number;
-  /** Full names of the failing tests ("tests::parses_width"), in order, without repeats. */
-  failures: string[];
-  /** Number of "test result:" lines seen: 0 means no test binary ran at all. */
-  suites: number;
-}
+import type { TestRun } from "../model/test-run.js";
+
+export type { TestRun } from "../model/test-run.js";
 
 const RESULT_LINE = /^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored/;
 const FAILED_LINE = /^test (.+) \.\.\. FAILED$/;

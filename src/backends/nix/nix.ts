@@ -15,7 +15,7 @@ import { DATA_FILE, FLAKE_FILE, LOCK_FILE, flakeData, writeFlakeFiles, type Flak
 import { irreproducibleLock, reviewLock } from "./cargo-lock.js";
 import { gitOutputHashes } from "./git-hashes.js";
 import { confinedNixArgv, nixConfinement, type NixConfinement } from "./sandbox.js";
-import { parseTestRun, type TestRun } from "../../guard/test-report.js";
+import type { TestReader, TestRun } from "../../model/test-run.js";
 import { runProcess } from "../../exec/process.js";
 import { toolchainEnv } from "../../exec/env.js";
 import {
@@ -189,6 +189,8 @@ export interface NixBuildOptions {
   confinement?: NixConfinement;
   /** Directories a bwrap around nix hides (FLAKEBOT_HOME). */
   hide?: string[];
+  /** Reads the check phase's test run from the build log; without it no tests are counted. */
+  readTests?: TestReader;
   signal?: AbortSignal;
   log?: LogFn;
   progress?: (message: string) => void;
@@ -298,7 +300,7 @@ export async function buildFlake(flake: PreparedFlake, opts: NixBuildOptions): P
   if (r.aborted) throw new CraftError("package", "the nix build was cancelled");
   if (r.timedOut) throw new CraftError("package", `the nix build timed out after ${Math.round((opts.timeoutMs ?? BUILD_TIMEOUT_MS) / MINUTE)} minutes`);
   const log = builderLog.join("\n");
-  const tests = cached ? undefined : parseTestRun(log.slice(Math.max(0, log.lastIndexOf("Executing cargoCheckHook"))));
+  const tests = cached || !opts.readTests ? undefined : opts.readTests(log.slice(Math.max(0, log.lastIndexOf("Executing cargoCheckHook"))));
   if (r.exitCode !== 0) {
     const checking = log.includes("Executing cargoCheckHook") && !log.includes("Executing cargoInstallHook");
     if (checking && tests) throw new ChecksFailed(tests, outputTail(r, 40));
@@ -415,6 +417,7 @@ export async function nixPackage(ctx: BackendContext, craft: Craft): Promise<Par
       key,
       confinement,
       hide: [ctx.config.home],
+      readTests: ctx.readTests,
       signal: ctx.signal,
       log: ctx.log,
       progress: ctx.progress,

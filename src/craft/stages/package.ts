@@ -5,11 +5,12 @@ import { CraftError } from "../../model/errors.js";
 import { cargoBackend } from "../../backends/cargo/backend.js";
 import { buildStage } from "./build.js";
 import { testStage } from "./test.js";
+import { parseTestRun } from "../../guard/test-report.js";
 
 export const packageStage: StageFn = async (ctx, craft) => {
   const backend = ctx.backend ?? cargoBackend;
   try {
-    return await backend.package(ctx, craft);
+    return await backend.package({ ...ctx, readTests: parseTestRun }, craft);
   } catch (err) {
     const fallback = ctx.fallback;
     // Failing tests are the crate's, whichever backend runs them: no fallback for those.

@@ -35,6 +35,7 @@ import { parseTestRun } from "../src/guard/test-report.js";
 import type { BackendContext } from "../src/backends/backend.js";
 import { nixBackend } from "../src/backends/nix/backend.js";
 import { cargoBackend } from "../src/backends/cargo/backend.js";
+import { cargoBuild } from "../src/backends/cargo/cargo.js";
 import { nixpkgsIncompatibility, runNix } from "../src/backends/nix/cli.js";
 import { DEBIAN_REGISTRY, fixtureRepo, fixturesDir, testEnv, type TestEnv } from "./helpers/offline.js";
 import { OFFLINE_NIX_CONFIG, prepareNixpkgsStub } from "./helpers/nix-stub.js";
@@ -522,4 +523,29 @@ test("with Nix's sandbox off, the crate's tests run in a nix build under bwrap: 
   } finally {
     listener.close();
   }
+});
+
+test("the modify loop's cargo gets the flake's toolchain: the dev shell's PATH, from nix print-dev-env", { skip }, async () => {
+  // A stand-in whose toolchain is a wrapper that records its calls, so the test sees whose cargo ran.
+  const flakeBin = path.join(env.dir, "flake-toolchain");
+  const calls = path.join(env.dir, "flake-cargo-calls");
+  await fs.mkdir(flakeBin, { recursive: true });
+  const host = JSON.parse(await fs.readFile(path.join(stub, "host.json"), "utf8"));
+  const realCargo = path.join(host.toolchainBin, "cargo");
+  await fs.writeFile(path.join(flakeBin, "cargo"), `#!/bin/sh\necho "$1" >> ${JSON.stringify(calls)}\nexec ${JSON.stringify(realCargo)} "$@"\n`, { mode: 0o755 });
+  await fs.symlink(path.join(host.toolchainBin, "rustc"), path.join(flakeBin, "rustc"));
+  const other = path.join(env.dir, "nixpkgs-other-toolchain");
+  await fs.cp(stub, other, { recursive: true });
+  await fs.writeFile(path.join(other, "host.json"), JSON.stringify({ ...host, toolchainBin: flakeBin }));
+
+  const { ctx } = context("toolchain", { FLAKEBOT_NIXPKGS: `path:${other}` });
+  await fixtureRepo("hello", ctx.paths.workspace);
+  const t = target("hello-upper", "0.1.0", "hello-upper");
+  const toolchain = await nixBackend.toolchain!(ctx, t);
+  assert.ok(toolchain.PATH.startsWith(`${flakeBin}:`), toolchain.PATH);
+  const built = await cargoBuild(t, { cwd: ctx.paths.workspace, env: toolchain });
+  assert.ok(built.ok, built.output);
+  assert.deepEqual((await fs.readFile(calls, "utf8")).split("\n").filter(Boolean), ["build"]);
+  // The workspace is left alone: the shell's flake lives next to it.
+  assert.deepEqual(await gitLines(ctx.paths.workspace, ["status", "--porcelain", "--untracked-files=all", "--", ".", ":!target"]), []);
 });

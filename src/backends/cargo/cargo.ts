@@ -19,6 +19,10 @@ export interface CargoRun {
   signal?: AbortSignal;
   onLine?: (line: string) => void;
   timeoutMs?: number;
+  /** Added to cargo's environment: the flake's toolchain (PATH), the shared compiler cache. */
+  env?: Record<string, string>;
+  /** Directories a sandboxed build may write besides the workspace (the compiler cache). */
+  writable?: string[];
 }
 
 export interface Diagnostic {
@@ -71,13 +75,14 @@ const HOUR = 3_600_000;
 const RUNS_CRATE_CODE = new Set(["build", "test"]);
 
 function cargo(args: string[], run: CargoRun): Promise<RunResult> {
-  const env = toolchainEnv({ CARGO_TERM_COLOR: "never", CARGO_TERM_PROGRESS_WHEN: "never" });
+  const env = toolchainEnv({ CARGO_TERM_COLOR: "never", CARGO_TERM_PROGRESS_WHEN: "never", ...run.env });
   const argv =
     run.sandbox && RUNS_CRATE_CODE.has(args[0])
       ? sandboxBuildArgv(["cargo", ...args, "--offline"], {
           workspace: run.cwd,
           cargoHome: env.CARGO_HOME ?? path.join(os.homedir(), ".cargo"),
           targetDir: env.CARGO_TARGET_DIR,
+          writable: run.writable,
         })
       : ["cargo", ...args];
   return runProcess(argv, {

@@ -15,6 +15,7 @@ import { DATA_FILE, FLAKE_FILE, LOCK_FILE, flakeData, writeFlakeFiles, type Flak
 import { irreproducibleLock, reviewLock } from "./cargo-lock.js";
 import { gitOutputHashes } from "./git-hashes.js";
 import { confinedNixArgv, nixConfinement, type NixConfinement } from "./sandbox.js";
+import { flakeToolchainEnv } from "./toolchain.js";
 import type { TestReader, TestRun } from "../../model/test-run.js";
 import { runProcess } from "../../exec/process.js";
 import { toolchainEnv } from "../../exec/env.js";
@@ -449,6 +450,15 @@ export async function nixPackage(ctx: BackendContext, craft: Craft): Promise<Par
   };
   await recordBuild(ctx.config.home, key, { build, tests });
   return { build, tests };
+}
+
+/** The flake's toolchain for cargo (the modify loop): its dev shell's PATH before the host's. */
+export async function nixToolchain(ctx: BackendContext, target: TargetInfo): Promise<Record<string, string>> {
+  const { cargoRoot } = await cargoLayout(ctx.paths.workspace, target, ctx.signal);
+  ctx.progress("getting the flake's toolchain (nix print-dev-env)");
+  const env = await flakeToolchainEnv({ cargoRoot, target, nixpkgs: ctx.config.nixpkgs, dir: path.join(ctx.paths.dir, "toolchain-flake"), signal: ctx.signal });
+  ctx.log(`cargo runs with the flake's toolchain: PATH=${env.PATH}`);
+  return env;
 }
 
 /**

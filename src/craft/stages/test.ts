@@ -1,5 +1,6 @@
 // test: the crate's own tests (`cargo test --release`, sandboxed) must pass.
 import { type StageFn } from "../context.js";
+import { craftCargoRun } from "../cargo-run.js";
 import { CraftError } from "../../model/errors.js";
 import { cargoTest } from "../../backends/cargo/cargo.js";
 import { describeErrors, needTarget } from "./build-errors.js";
@@ -9,7 +10,7 @@ export const testStage: StageFn = async (ctx, craft) => {
   // With Nix the tests run in the nix build's check phase (package), with the flake's toolchain.
   if (ctx.backend?.name === "nix") return {};
   ctx.progress(`cargo test --release (${target.package})`);
-  const outcome = await cargoTest(target, { cwd: ctx.paths.workspace, signal: ctx.signal, sandbox: ctx.sandboxed, onLine: (l) => ctx.log(l) });
+  const outcome = await cargoTest(target, await craftCargoRun(ctx, target, (l) => ctx.log(l)));
   if (!outcome.ok) {
     const what = outcome.failed > 0 ? `${outcome.failed} test(s) failed: ${outcome.failures.join(", ")}` : "the tests did not compile or run";
     throw new CraftError("test", `cargo test: ${what}\n${describeErrors(outcome.diagnostics, outcome.output)}`);

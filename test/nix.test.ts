@@ -549,3 +549,25 @@ test("the modify loop's cargo gets the flake's toolchain: the dev shell's PATH, 
   // The workspace is left alone: the shell's flake lives next to it.
   assert.deepEqual(await gitLines(ctx.paths.workspace, ["status", "--porcelain", "--untracked-files=all", "--", ".", ":!target"]), []);
 });
+
+test("a flake pushed to a fork never pins this machine's local nixpkgs", { skip }, async () => {
+  const { ctx } = context("forked");
+  await fixtureRepo("hello", ctx.paths.workspace);
+  roots.push(ctx.paths.gcroot);
+  const now = new Date().toISOString();
+  const craft: Craft = {
+    ...craftRecord("forked", target("hello-upper", "0.1.0", "hello-upper"), ctx.request),
+    source: { url: "https://github.com/upstream/hello", rev: "v0.1.0", commit: "0".repeat(40), base: "0".repeat(40), fork: "https://github.com/someone/hello.git", origin: "git" },
+    created_at: now,
+  };
+  const { build } = await nixPackage(ctx, craft);
+  const m = /^github:someone\/hello\/([0-9a-f]{40})$/.exec(build!.flake_ref ?? "");
+  assert.ok(m, build!.flake_ref);
+  const files = await gitLines(ctx.paths.workspace, ["ls-tree", "--name-only", m[1]]);
+  assert.ok(files.includes("flake.nix") && files.includes("flakebot.json") && files.includes("Cargo.lock"));
+  assert.ok(!files.includes("flake.lock"), "the local path: lock stays off the fork's branch");
+  const pinned = (await gitLines(ctx.paths.workspace, ["show", `${m[1]}:flake.nix`])).find((l) => l.includes("inputs.nixpkgs.url"));
+  assert.match(pinned ?? "", /"github:NixOS\/nixpkgs\/nixos-26\.05"/);
+  // The build itself used the commit with the local lock (the store path is the one tested).
+  assert.ok(existsSync(build!.binary));
+});

@@ -33,6 +33,7 @@ import { runGit, treeHash } from "../../sources/git.js";
 import { buildKey, recordBuild } from "../cache.js";
 import { inside } from "../../state/paths.js";
 import { log } from "../../log.js";
+import { DEFAULT_NIXPKGS } from "../../config.js";
 
 export { nixAvailable, nixpkgsIncompatibility, type NixStatus } from "./cli.js";
 
@@ -93,6 +94,28 @@ async function commitFiles(workspace: string, files: string[], message: string, 
   const staged = await runGit(workspace, ["diff", "--cached", "--name-only"], { signal });
   if (staged.trim()) await runGit(workspace, ["commit", "--quiet", "--no-verify", "-m", message], { signal });
   return (await runGit(workspace, ["rev-parse", "HEAD"], { signal })).trim();
+}
+
+interface LockNode {
+  locked?: { type?: string; url?: string };
+}
+
+/** Whether flake.lock pins nixpkgs to something only this machine has (a path, a file:// URL). */
+export async function locksLocalNixpkgs(workspace: string): Promise<boolean> {
+  const lock = JSON.parse(await fs.readFile(path.join(workspace, LOCK_FILE), "utf8")) as { nodes?: Record<string, LockNode> };
+  const locked = lock.nodes?.nixpkgs?.locked;
+  return locked?.type === "path" || (locked?.url ?? "").startsWith("file:");
+}
+
+/**
+ * The commit a fork gets: the flake's own, unless its flake.lock pins a local nixpkgs; then
+ * a commit without flake.lock, so that elsewhere nix locks the portable nixpkgs flake.nix names.
+ */
+async function portableCommit(flake: PreparedFlake, signal?: AbortSignal): Promise<string> {
+  if (!(await locksLocalNixpkgs(flake.workspace))) return flake.commit;
+  await runGit(flake.workspace, ["rm", "--quiet", "--cached", "--", LOCK_FILE], { signal });
+  await fs.rm(path.join(flake.workspace, LOCK_FILE), { force: true });
+  return commitFiles(flake.workspace, [], `flake.lock removed for the fork: it pinned a local nixpkgs; nix locks the nixpkgs flake.nix names (${DEFAULT_NIXPKGS})`, signal);
 }
 
 async function currentBranch(workspace: string): Promise<string | undefined> {
@@ -438,7 +461,7 @@ export async function nixPackage(ctx: BackendContext, craft: Craft): Promise<Par
   let build = outcome.build;
   if (build.cached) ctx.log(`${build.store_path} was already in the Nix store: reused`);
   if (ctx.config.nixCache) await pushToCache(build.store_path!, ctx.config.nixCache, { signal: ctx.signal, log: ctx.log });
-  const shared = craft.source?.fork ? forkFlakeRef(craft.source.fork, outcome.flake.commit, outcome.flake.branch) : undefined;
+  const shared = craft.source?.fork ? forkFlakeRef(craft.source.fork, await portableCommit(outcome.flake, ctx.signal), outcome.flake.branch) : undefined;
   if (shared) build = { ...build, flake_ref: shared };
   const run = outcome.tests;
   const tests = {

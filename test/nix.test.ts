@@ -509,6 +509,8 @@ test("with Nix's sandbox off, the crate's tests run in a nix build under bwrap: 
   const port = (listener.address() as net.AddressInfo).port;
   try {
     const ws = await fixtureRepo("hello", ctx.paths.workspace);
+    // As the server's state store makes them: only the server's user may enter a tool's directory.
+    await fs.chmod(ctx.paths.dir, 0o700);
     roots.push(ctx.paths.gcroot);
     const probe =
       "\n#[cfg(test)]\nmod confinement {\n" +

@@ -294,10 +294,12 @@ export async function buildFlake(flake: PreparedFlake, opts: NixBuildOptions): P
   await fs.mkdir(path.dirname(opts.gcroot), { recursive: true });
   const say = opts.log ?? (() => {});
   const report = progressFromLog(opts.progress);
-  let argv = nixArgv(["build", installable, "--out-link", opts.gcroot, "--json", "--print-build-logs"]);
+  const confined = opts.confinement?.kind === "bwrap";
+  // Under bwrap the GC root is made afterwards, outside: the tool's directory stays read-only to the build.
+  let argv = nixArgv(["build", installable, ...(confined ? ["--no-link"] : ["--out-link", opts.gcroot]), "--json", "--print-build-logs"]);
   let env = toolchainEnv();
-  if (opts.confinement?.kind === "bwrap") {
-    argv = confinedNixArgv(argv, { workspace: cwd, gcrootDir: path.dirname(opts.gcroot), hide: opts.hide ?? [] });
+  if (confined) {
+    argv = confinedNixArgv(argv, { workspace: cwd, hide: opts.hide ?? [] });
     // The home directory is hidden: Nix keeps its caches on the sandbox's own /tmp.
     env = { ...env, XDG_CACHE_HOME: "/tmp/nix-cache", HOME: "/tmp" };
   }
@@ -326,8 +328,9 @@ export async function buildFlake(flake: PreparedFlake, opts: NixBuildOptions): P
   const log = builderLog.join("\n");
   const tests = cached || !opts.readTests ? undefined : opts.readTests(log.slice(Math.max(0, log.lastIndexOf("Executing cargoCheckHook"))));
   if (r.exitCode !== 0) {
+    // The check phase failed: tests failed, or it ended before any test binary reported.
     const checking = log.includes("Executing cargoCheckHook") && !log.includes("Executing cargoInstallHook");
-    if (checking && tests) throw new ChecksFailed(tests, outputTail(r, 40));
+    if (checking && tests && (tests.failed > 0 || tests.suites === 0)) throw new ChecksFailed(tests, outputTail(r, 40));
     throw new CraftError("package", buildFailure(outputTail(r, 40), flake));
   }
 
@@ -338,6 +341,7 @@ export async function buildFlake(flake: PreparedFlake, opts: NixBuildOptions): P
     // reported below
   }
   if (!storePath) throw new CraftError("package", `nix build succeeded but did not report its output path: ${r.stdout.slice(0, 500)}`);
+  if (confined) await addGcRoot(storePath, opts.gcroot, opts.signal);
   const binary = path.join(storePath, "bin", flake.data.bin);
   try {
     await fs.access(binary, fs.constants.X_OK);

@@ -2,7 +2,6 @@
 // check phase) its tests run inside `nix build`. Nix's own sandbox confines them when it is
 // on; when it is off (Debian's nix.conf, NIX_CONFIG) the whole nix build runs under bwrap
 // like cargo builds do, and without bwrap the build is refused. See SECURITY.md.
-import path from "node:path";
 import { existsSync } from "node:fs";
 import { sandboxBuildArgv } from "../../exec/sandbox.js";
 import { failureText, runNix } from "./cli.js";
@@ -63,13 +62,13 @@ export async function nixConfinement(bwrap: boolean | "off", signal?: AbortSigna
 
 /**
  * The argv of a nix build under bwrap: no network, the home directory and FLAKEBOT_HOME
- * hidden but for the workspace (read by the flake) and the GC root's directory, /nix
- * writable (the store and its database are where the build's output goes).
+ * hidden but for the workspace (read by the flake), /nix writable (the store and its
+ * database are where the build's output goes). Build with --no-link: the GC root is made outside.
  */
-export function confinedNixArgv(argv: string[], spec: { workspace: string; gcrootDir: string; hide: string[] }): string[] {
+export function confinedNixArgv(argv: string[], spec: { workspace: string; hide: string[] }): string[] {
   return sandboxBuildArgv(argv, {
     workspace: spec.workspace,
-    writable: ["/nix", path.resolve(spec.gcrootDir)],
+    writable: ["/nix"],
     hide: spec.hide.filter((d) => existsSync(d)),
   });
 }

@@ -8,6 +8,7 @@ import { diffSince } from "./sources/git.js";
 import type { Config } from "./config.js";
 import { log } from "./log.js";
 import { Store } from "./state/store.js";
+import { isToolName } from "./state/paths.js";
 import { BuildQueue } from "./state/queue.js";
 import { ToolLog, readLogTail } from "./state/tool-log.js";
 import { CraftError, type StageContext } from "./craft/context.js";
@@ -127,6 +128,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
   }
 
   async require(name: string): Promise<Craft> {
+    checkName(name);
     const craft = await this.get(name).catch((err) => {
       throw new UserError((err as Error).message);
     });
@@ -405,6 +407,7 @@ ${reason}` : reason;
 
   /** Cancels a craft, unregisters and deletes a tool. Returns what it removed. */
   async dispose(name: string): Promise<{ disposed: string; removed: string[] }> {
+    checkName(name);
     const job = this.jobs.get(name);
     let craft: Craft | undefined;
     try {
@@ -481,6 +484,14 @@ function processAlive(pid: number | undefined): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/** The one check on a name a caller gives before it becomes a path under tools/. */
+function checkName(name: string): void {
+  if (isToolName(name)) return;
+  throw new UserError(
+    `"${name.slice(0, 60)}" is not a crafted tool's name: names are 1 to 48 lowercase letters, digits or underscores, starting with a letter. List the tools with tools/list or flakebot list`,
+  );
 }
 
 function firstLine(text: string): string {

@@ -9,6 +9,8 @@ import { limitsForTimeout } from "./limits.js";
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 export const MAX_TIMEOUT_MS = 600_000;
+/** Input text (stdin, a request body) stays below the 10 MiB a JSON-RPC message may be. */
+export const STDIN_MAX_CHARS = 8 * 1024 * 1024;
 export const OUTPUT_CAP_BYTES = 1024 * 1024;
 /** Past this much output in all the program is stopped: a flood, not a result. */
 export const FLOOD_LIMIT_BYTES = 64 * 1024 * 1024;

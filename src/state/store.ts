@@ -3,7 +3,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Craft } from "../craft/types.js";
-import { toolPaths, toolsDir } from "./paths.js";
+import { isToolName, toolPaths, toolsDir } from "./paths.js";
 
 export class CorruptManifestError extends Error {}
 
@@ -93,6 +93,7 @@ export class Store {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     }
     for (const name of names.sort()) {
+      if (!isToolName(name)) continue; // not a tool's directory (a quarantine, a stray file)
       try {
         const craft = await this.load(name);
         if (craft) crafts.push(craft);

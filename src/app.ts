@@ -9,6 +9,8 @@ import type { Config } from "./config.js";
 import { log } from "./log.js";
 import { Store } from "./state/store.js";
 import { isToolName } from "./state/paths.js";
+import { ownerAlive, selfRef } from "./state/owner.js";
+import { manifestProblem } from "./craft/integrity.js";
 import { BuildQueue } from "./state/queue.js";
 import { ToolLog, readLogTail } from "./state/tool-log.js";
 import { CraftError, type StageContext } from "./craft/context.js";
@@ -17,7 +19,7 @@ import { invalidName, nameFromInstructions, toToolName } from "./craft/names.js"
 import type { Craft, CraftRequest } from "./craft/types.js";
 import { releaseBuild } from "./craft/cache.js";
 import { invokeBinary, type InvokeInput, type InvokeOutput } from "./exec/invoke.js";
-import { rootsAccess, sandboxEnabled } from "./exec/sandbox.js";
+import { findBwrap, rootsAccess, sandboxEnabled } from "./exec/sandbox.js";
 import { killAllChildren } from "./exec/process.js";
 import { killProcessesUnder } from "./exec/orphans.js";
 import type { LlmProvider } from "./llm/provider.js";
@@ -89,13 +91,30 @@ export class Flakebot extends EventEmitter<AppEvents> {
     for (const c of corrupt) log.warn(`tool "${c.name}" skipped: ${c.error}`);
     const ready: Craft[] = [];
     for (const craft of crafts) {
-      if (craft.status === "building" && !processAlive(craft.owner_pid) && !this.cannotWrite) {
+      if (craft.status === "building" && !ownerAlive(craft.owner_pid ? { pid: craft.owner_pid, start: craft.owner_start } : undefined) && !this.cannotWrite) {
         await this.markInterrupted(craft);
       } else if (craft.status === "ready") {
-        ready.push(craft);
+        const problem = await manifestProblem(this.config.home, craft);
+        if (problem) await this.quarantine(craft.name, problem).catch((err) => log.error(`could not quarantine "${craft.name}": ${(err as Error).message}`));
+        else ready.push({ ...craft, sandboxed: this.sandboxFor(craft) });
       }
     }
     return ready;
+  }
+
+  /** The configured sandbox policy is a floor: a manifest's own "sandboxed" only adds to it. */
+  private sandboxFor(craft: Craft): boolean {
+    const floor = this.config.sandbox === "bwrap" || (this.config.sandbox === "auto" && findBwrap() !== null);
+    return floor || craft.sandboxed === true;
+  }
+
+  /** Moves a manifest that does not verify aside; the tool is then gone from every list. */
+  private async quarantine(name: string, problem: string): Promise<string> {
+    await this.store.quarantine(name, problem);
+    const message = quarantineMessage(name, problem);
+    log.warn(message);
+    this.emit("removed", name);
+    return message;
   }
 
   private async markInterrupted(craft: Craft): Promise<void> {
@@ -107,6 +126,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
       ...craft,
       status: "failed",
       owner_pid: undefined,
+      owner_start: undefined,
       message: `the craft was interrupted at stage "${craft.stage ?? "start"}" (the server stopped or crashed); its partial workspace was removed. Call craft_tool again to retry`,
       error: "interrupted",
       updated_at: new Date().toISOString(),
@@ -132,6 +152,8 @@ export class Flakebot extends EventEmitter<AppEvents> {
     const craft = await this.get(name).catch((err) => {
       throw new UserError((err as Error).message);
     });
+    const quarantined = craft ? undefined : await this.store.quarantined(name);
+    if (quarantined) throw new UserError(quarantineMessage(name, quarantined));
     if (!craft) {
       throw new UserError(`no crafted tool or craft named "${name.slice(0, 60)}": craft it with craft_tool, or list what exists with flakebot list`);
     }
@@ -206,6 +228,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
       message: "queued",
       request: { ...request, name },
       owner_pid: process.pid,
+      owner_start: selfRef().start,
       created_at: now,
       updated_at: now,
     };
@@ -263,6 +286,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
       status: "ready",
       stage: "register",
       owner_pid: undefined,
+      owner_start: undefined,
       message: craft.build?.cached ? "ready (an identical earlier build was reused)" : "ready",
       updated_at: new Date().toISOString(),
     };
@@ -292,6 +316,7 @@ ${reason}` : reason;
       status: "failed",
       stage,
       owner_pid: undefined,
+      owner_start: undefined,
       message: cancelled ? message : `failed at stage "${stage}": ${firstLine(message)}`,
       error: message,
       updated_at: new Date().toISOString(),
@@ -364,12 +389,14 @@ ${reason}` : reason;
       );
     }
     if (craft.request.kind === "service") throw new UserError(`"${name}" is a service: call it by name with {"method": "GET", "path": "/"}`);
+    const problem = await manifestProblem(this.config.home, craft);
+    if (problem) throw new UserError(await this.quarantine(name, problem));
     const paths = this.store.paths(name);
     const out = await invokeBinary(
       {
         binary: craft.build.binary,
         scratch: paths.scratch,
-        sandboxed: craft.sandboxed ?? false,
+        sandboxed: this.sandboxFor(craft),
         signal,
         sandbox: { hide: [this.config.home], limits: this.config.limits, ...this.roots },
       },
@@ -444,6 +471,16 @@ ${reason}` : reason;
     return { disposed: name, removed };
   }
 
+  /** Drops the tools among `names` whose manifest another process removed (flakebot dispose). */
+  async noticeGone(names: string[]): Promise<void> {
+    for (const name of names) {
+      if (this.jobs.has(name) || (await this.store.exists(name))) continue;
+      await this.services.stop(name).catch(() => []);
+      log.info(`tool "${name}" was disposed by another process: unregistered`);
+      this.emit("removed", name);
+    }
+  }
+
   /** Cancels every job and kills every child process. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -475,15 +512,8 @@ function removeTree(dir: string): Promise<void> {
   return fs.rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
 }
 
-function processAlive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
+function quarantineMessage(name: string, problem: string): string {
+  return `"${name}" is quarantined: its manifest does not verify (${problem}), so Flakebot will not run it. The manifest was moved aside to tools/${name}/manifest.quarantined.json; look at what changed, then dispose it (dispose_tool) and craft it again`;
 }
 
 /** The one check on a name a caller gives before it becomes a path under tools/. */

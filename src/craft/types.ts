@@ -137,6 +137,8 @@ export interface Craft {
   request: CraftRequest;
   /** pid of the process crafting it while status is "building". */
   owner_pid?: number;
+  /** The owner's start time (/proc/<pid>/stat field 22): a reused pid is not the owner. */
+  owner_start?: string;
   created_at: string;
   updated_at: string;
   last_used_at?: string;
@@ -157,6 +159,8 @@ export interface Craft {
   tool_description?: string;
   sandboxed?: boolean;
   definition_sha256?: string;
+  /** sha256 of the binary at registration: checked at load and before each run. */
+  binary_sha256?: string;
   service?: ServiceInfo;
   llm?: LlmUsage;
   /** The change against upstream, as a unified diff (empty when unchanged). */

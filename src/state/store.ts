@@ -7,6 +7,9 @@ import { isToolName, toolPaths, toolsDir } from "./paths.js";
 
 export class CorruptManifestError extends Error {}
 
+const QUARANTINED_MANIFEST = "manifest.quarantined.json";
+const QUARANTINE_NOTE = "quarantine.json";
+
 export async function writeJsonAtomic(file: string, data: unknown): Promise<void> {
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
   const handle = await fs.open(tmp, "w", 0o600);
@@ -103,6 +106,26 @@ export class Store {
       }
     }
     return { crafts, corrupt, orphans };
+  }
+
+  /** Whether the tool's manifest is on disk. */
+  async exists(name: string): Promise<boolean> {
+    return fs.access(this.paths(name).manifest).then(() => true, () => false);
+  }
+
+  /** Moves a manifest that does not verify aside, with the reason; returns where it went. */
+  async quarantine(name: string, reason: string): Promise<string> {
+    const paths = this.paths(name);
+    const aside = path.join(paths.dir, QUARANTINED_MANIFEST);
+    await fs.rename(paths.manifest, aside);
+    await writeJsonAtomic(path.join(paths.dir, QUARANTINE_NOTE), { reason, at: new Date().toISOString() });
+    return aside;
+  }
+
+  /** Why a tool was quarantined, or undefined when it was not. */
+  async quarantined(name: string): Promise<string | undefined> {
+    const note = await readJson<{ reason?: string }>(path.join(this.paths(name).dir, QUARANTINE_NOTE)).catch(() => undefined);
+    return note?.reason;
   }
 
   async remove(name: string): Promise<void> {

@@ -18,7 +18,7 @@ import { craftPipeline, runCraft } from "./craft/run.js";
 import { invalidName, nameFromInstructions, toToolName } from "./craft/names.js";
 import type { Craft, CraftRequest } from "./craft/types.js";
 import { releaseBuild } from "./craft/cache.js";
-import { invokeBinary, type InvokeInput, type InvokeOutput } from "./exec/invoke.js";
+import { ArgumentsTooLong, invokeBinary, type InvokeInput, type InvokeOutput } from "./exec/invoke.js";
 import { findBwrap, rootsAccess, sandboxEnabled } from "./exec/sandbox.js";
 import { killAllChildren } from "./exec/process.js";
 import { killProcessesUnder } from "./exec/orphans.js";
@@ -401,7 +401,9 @@ ${reason}` : reason;
         sandbox: { hide: [this.config.home], limits: this.config.limits, ...this.roots },
       },
       input,
-    );
+    ).catch((err) => {
+      throw err instanceof ArgumentsTooLong ? new UserError(err.message) : err;
+    });
     await this.touch(craft);
     return out;
   }

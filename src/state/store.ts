@@ -85,10 +85,11 @@ export class Store {
   }
 
   /** Every tool directory's manifest; corrupt ones are reported apart, never deleted. */
-  async list(): Promise<{ crafts: Craft[]; corrupt: { name: string; error: string }[]; orphans: string[] }> {
+  async list(): Promise<{ crafts: Craft[]; corrupt: { name: string; error: string }[]; orphans: string[]; quarantined: { name: string; reason: string }[] }> {
     const crafts: Craft[] = [];
     const corrupt: { name: string; error: string }[] = [];
     const orphans: string[] = [];
+    const quarantined: { name: string; reason: string }[] = [];
     let names: string[] = [];
     try {
       names = await fs.readdir(toolsDir(this.home));
@@ -99,13 +100,15 @@ export class Store {
       if (!isToolName(name)) continue; // not a tool's directory (a quarantine, a stray file)
       try {
         const craft = await this.load(name);
+        const reason = craft ? undefined : await this.quarantined(name);
         if (craft) crafts.push(craft);
+        else if (reason) quarantined.push({ name, reason });
         else orphans.push(name);
       } catch (err) {
         corrupt.push({ name, error: (err as Error).message });
       }
     }
-    return { crafts, corrupt, orphans };
+    return { crafts, corrupt, orphans, quarantined };
   }
 
   /** Whether the tool's manifest is on disk. */

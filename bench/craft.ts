@@ -4,7 +4,7 @@
 // craft's time outside every cargo and nix run.
 import path from "node:path";
 import { runProcess } from "../src/exec/process.js";
-import { nixAvailable } from "../src/build/nix.js";
+import { nixAvailable } from "../src/backends/nix/nix.js";
 import { benchEnv, type BenchEnv } from "./lib/env.js";
 import { bareCargo, fixtureVariant, type BareTimes, type Fixture } from "./lib/fixtures.js";
 import { connect, craftTimed, stageMedians, type Connected, type StageTime } from "./lib/server.js";

@@ -5,7 +5,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { craftPipeline } from "../src/craft/run.js";
-import type { Craft } from "../src/craft/types.js";
+import type { Craft } from "../src/model/craft.js";
 import { startLlmStandIn } from "../test/fixtures/far-ends/llm.js";
 import { benchEnv, isBuildTool, timeWithin, toolSpans } from "./lib/env.js";
 import { fixtureVariant } from "./lib/fixtures.js";

@@ -13,26 +13,26 @@ import { ownerAlive, selfRef } from "./state/owner.js";
 import { manifestProblem } from "./craft/integrity.js";
 import { BuildQueue } from "./state/queue.js";
 import { ToolLog, readLogTail } from "./state/tool-log.js";
-import { CraftError, type StageContext } from "./craft/context.js";
+import { type StageContext } from "./craft/context.js";
+import { CraftError, UserError } from "./model/errors.js";
 import { craftPipeline, runCraft } from "./craft/run.js";
-import { invalidName, nameFromInstructions, toToolName } from "./craft/names.js";
-import type { Craft, CraftRequest } from "./craft/types.js";
-import { releaseBuild } from "./craft/cache.js";
+import { invalidName, nameFromInstructions, toToolName } from "./model/names.js";
+import type { Craft, CraftRequest } from "./model/craft.js";
+import { requestProblem } from "./model/request.js";
+import { releaseBuild } from "./backends/cache.js";
 import { ArgumentsTooLong, invokeBinary, type InvokeInput, type InvokeOutput } from "./exec/invoke.js";
 import { findBwrap, rootsAccess, sandboxEnabled } from "./exec/sandbox.js";
 import { killAllChildren } from "./exec/process.js";
-import { killProcessesUnder } from "./exec/orphans.js";
+import { killProcessesUnder } from "./exec/procs.js";
 import type { LlmProvider } from "./llm/provider.js";
-import { disposeNix, nixAvailable, type NixStatus } from "./build/nix.js";
-import { deleteFork } from "./craft/acquire-crate.js";
+import { disposeNix, nixAvailable, type NixStatus } from "./backends/nix/nix.js";
+import { deleteFork } from "./craft/acquire/from-crate.js";
 // -- services (issue 9)
 import { ServiceManager, ServiceUnavailable } from "./service/manager.js";
-import { startServiceStage } from "./service/stage.js";
+import { startServiceStage } from "./craft/stages/start-service.js";
 import { RequestRefused, type ServiceRequest, type ServiceResponse } from "./service/http.js";
-import type { ServiceInfo } from "./craft/types.js";
+import type { ServiceInfo } from "./model/craft.js";
 
-/** A failure the caller can fix: reported as an isError result / a non-zero exit. */
-export class UserError extends Error {}
 
 interface Job {
   craft: Craft;
@@ -207,8 +207,8 @@ export class Flakebot extends EventEmitter<AppEvents> {
   async craft(request: CraftRequest): Promise<Craft> {
     if (this.closed) throw new UserError("the server is shutting down");
     if (this.cannotWrite) throw new UserError(this.cannotWrite);
-    if (!request.instructions.trim()) throw new UserError("instructions are empty: say in plain words what the tool must do");
-    if (request.rev?.startsWith("-")) throw new UserError(`"rev" must be a branch, tag or commit, not an option: "${request.rev.slice(0, 60)}"`);
+    const problem = requestProblem(request);
+    if (problem) throw new UserError(problem);
     let sandboxed: boolean;
     let llm: LlmProvider | undefined;
     try {

@@ -10,7 +10,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { selectProvider } from "./llm/select.js";
 import { RootsListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { CreateMessageFn } from "./llm/sampling.js";
-import { startIdleDisposal } from "./lifecycle/idle.js";
+import { startIdleDisposal } from "./state/idle.js";
 
 export async function serve(): Promise<void> {
   const config = loadConfig();

@@ -3,10 +3,10 @@
 // second, Retry-After), and clear errors for 500s, garbage and crates without a binary.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { CraftError } from "../src/craft/context.js";
-import type { Craft } from "../src/craft/types.js";
-import { makeDiscover, isOsiLicense } from "../src/craft/discover.js";
-import { queriesFromInstructions } from "../src/craft/keywords.js";
+import { CraftError } from "../src/model/errors.js";
+import type { Craft } from "../src/model/craft.js";
+import { makeDiscover, isOsiLicense } from "../src/craft/stages/discover.js";
+import { queriesFromInstructions } from "../src/discovery/keywords.js";
 import { CratesIoClient, USER_AGENT, newestUsableVersion } from "../src/sources/cratesio.js";
 import { startCratesIo, type CratesIoStandIn } from "./fixtures/far-ends/cratesio.js";
 import { hexCatalogue, stageSetup } from "./fixtures/far-ends/upstreams.js";

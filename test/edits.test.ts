@@ -3,8 +3,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { applyEdits, EditRejected, readWorkspaceFile } from "../src/craft/edits.js";
-import { blankRust, compareTests, scanTests, testsInSource } from "../src/craft/test-guard.js";
+import { applyEdits, EditRejected, readWorkspaceFile } from "../src/guard/edits.js";
+import { blankRust, compareTests, scanTests, testsInSource } from "../src/guard/tests.js";
 import { tempDir } from "./helpers/offline.js";
 
 async function crate(): Promise<{ root: string; outside: string }> {

@@ -10,9 +10,9 @@ import { fixturesDir, testEnv, type TestEnv } from "./helpers/offline.js";
 import { waitFor } from "./helpers/procs.js";
 import { loadConfig } from "../src/config.js";
 import { Flakebot } from "../src/app.js";
-import { checkEveryMs, disposeIdle, isIdle } from "../src/lifecycle/idle.js";
-import type { Craft } from "../src/craft/types.js";
-import { fileSha256 } from "../src/craft/definition.js";
+import { checkEveryMs, disposeIdle, isIdle } from "../src/state/idle.js";
+import type { Craft } from "../src/model/craft.js";
+import { fileSha256 } from "../src/schema/definition.js";
 
 const HOUR = 3600_000;
 let t: TestEnv;

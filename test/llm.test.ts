@@ -16,9 +16,10 @@ import { askJson, LlmMeter, StructuredAnswerError } from "../src/llm/structured.
 import { fence, renderPrompt } from "../src/llm/prompts.js";
 import { writeUsage } from "../src/llm/usage.js";
 import { chooseCandidate } from "../src/llm/choose.js";
-import { keywordPlan, plan } from "../src/craft/plan.js";
-import type { Plan } from "../src/craft/plan-types.js";
-import { CraftError, type StageContext } from "../src/craft/context.js";
+import { keywordPlan, plan } from "../src/craft/stages/plan.js";
+import type { Plan } from "../src/model/plan.js";
+import { type StageContext } from "../src/craft/context.js";
+import { CraftError } from "../src/model/errors.js";
 import { toolPaths } from "../src/state/paths.js";
 import { startLlmStandIn, type LlmStandIn } from "./fixtures/far-ends/llm.js";
 

@@ -10,9 +10,10 @@ import { liveChildren, runChecked } from "../src/exec/process.js";
 import { craftedEnv } from "../src/exec/env.js";
 import { loadConfig } from "../src/config.js";
 import { toolPaths } from "../src/state/paths.js";
-import { CraftError, type StageContext } from "../src/craft/context.js";
-import type { Craft, TargetInfo } from "../src/craft/types.js";
-import { lookupBuild } from "../src/craft/cache.js";
+import { type StageContext } from "../src/craft/context.js";
+import { CraftError } from "../src/model/errors.js";
+import type { Craft, TargetInfo } from "../src/model/craft.js";
+import { lookupBuild } from "../src/backends/cache.js";
 import {
   buildFlake,
   disposeNix,
@@ -23,9 +24,9 @@ import {
   prepareFlake,
   pushToCache,
   type PreparedFlake,
-} from "../src/build/nix.js";
-import { FLAKE_NIX, flakeData, needsOpenssl } from "../src/build/flake-files.js";
-import { nixpkgsIncompatibility, runNix } from "../src/build/nix-cli.js";
+} from "../src/backends/nix/nix.js";
+import { FLAKE_NIX, flakeData, needsOpenssl } from "../src/backends/nix/flake-files.js";
+import { nixpkgsIncompatibility, runNix } from "../src/backends/nix/cli.js";
 import { fixtureRepo, fixturesDir, testEnv, type TestEnv } from "./helpers/offline.js";
 import { OFFLINE_NIX_CONFIG, prepareNixpkgsStub } from "./helpers/nix-stub.js";
 

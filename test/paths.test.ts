@@ -8,8 +8,8 @@ import { existsSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { inside, toolPaths, toolsDir } from "../src/state/paths.js";
-import { invalidName } from "../src/craft/names.js";
-import { resolveWorkspacePath } from "../src/craft/edits.js";
+import { invalidName } from "../src/model/names.js";
+import { resolveWorkspacePath } from "../src/guard/edits.js";
 import { tempDir } from "./helpers/offline.js";
 
 describe("inside(): the lexical check", () => {

@@ -16,7 +16,7 @@ import { OFFLINE_NIX_CONFIG, prepareNixpkgsStub } from "./helpers/nix-stub.js";
 import { startCratesIo, type CratesIoStandIn } from "./fixtures/far-ends/cratesio.js";
 import { hexCatalogue, hexylUpstream } from "./fixtures/far-ends/upstreams.js";
 import { startLlmStandIn, type ChatRequestBody, type LlmStandIn } from "./fixtures/far-ends/llm.js";
-import { nixAvailable } from "../src/build/nix.js";
+import { nixAvailable } from "../src/backends/nix/nix.js";
 
 const hello = path.join(fixturesDir, "crates", "hello");
 

@@ -16,8 +16,8 @@ import { inspector, inspectorMissing, node22 } from "./helpers/inspector.js";
 import { processesUnder, waitFor } from "./helpers/procs.js";
 import { findBwrap } from "../src/exec/sandbox.js";
 import { Supervisor } from "../src/service/supervisor.js";
-import { portBinding } from "../src/craft/service-port.js";
-import { parseHelp } from "../src/craft/help.js";
+import { portBinding } from "../src/service/port-binding.js";
+import { parseHelp } from "../src/schema/help.js";
 import { runProcess } from "../src/exec/process.js";
 
 const kvstore = path.join(fixturesDir, "crates", "kvstore");

@@ -12,7 +12,7 @@ import { runProcess, type RunResult } from "../exec/process.js";
 import { redactSecrets, toolchainEnv } from "../exec/env.js";
 import { providerKind } from "../llm/select.js";
 import { USER_AGENT } from "../sources/cratesio.js";
-import { compareVersions, NIXPKGS_2511_MIN_NIX, parseNixVersion as parseNixText } from "../build/nix-cli.js";
+import { compareVersions, NIXPKGS_2511_MIN_NIX, parseNixVersion as parseNixText } from "../backends/nix/cli.js";
 
 export type CheckStatus = "ok" | "warn" | "missing";
 

@@ -1,6 +1,6 @@
 // `flakebot craft`'s progress on stderr: a live line on a terminal (stage, elapsed time,
 // the current message), plain lines otherwise.
-import type { Craft } from "../craft/types.js";
+import type { Craft } from "../model/craft.js";
 
 export class ProgressDisplay {
   private started = Date.now();

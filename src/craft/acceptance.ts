@@ -2,7 +2,7 @@
 // argv only, its own scratch directory, the sandbox when on) and check the exit code and
 // the patterns standard output must match.
 import { invokeBinary, type InvokeTarget } from "../exec/invoke.js";
-import type { AcceptanceTest } from "./types.js";
+import type { AcceptanceTest } from "../model/craft.js";
 
 export interface AcceptanceResult {
   name: string;

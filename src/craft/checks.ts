@@ -1,9 +1,9 @@
 // The checks a state of the workspace must pass: cargo build, cargo test, and the
 // acceptance tests against the built binary. Used for the crate as it came and after
 // every round of the modify loop.
-import { cargoBuild, cargoTest, type BuildOutcome, type CargoRun, type TestOutcome } from "../build/cargo.js";
+import { cargoBuild, cargoTest, type BuildOutcome, type CargoRun, type TestOutcome } from "../backends/cargo/cargo.js";
 import { runAcceptance, type AcceptanceSummary } from "./acceptance.js";
-import type { AcceptanceTest, TargetInfo } from "./types.js";
+import type { AcceptanceTest, TargetInfo } from "../model/craft.js";
 
 export interface CheckSetup {
   target: TargetInfo;

@@ -4,8 +4,8 @@
 // hashes were recorded are checked against their definition_sha256, which covers the binary.
 import fs from "node:fs/promises";
 import path from "node:path";
-import type { Craft } from "./types.js";
-import { definitionSha256, fileSha256, inputJsonSchema } from "./definition.js";
+import type { Craft } from "../model/craft.js";
+import { definitionSha256, fileSha256, inputJsonSchema } from "../schema/definition.js";
 import { buildsDir } from "../state/paths.js";
 
 const NIX_STORE = (process.env.NIX_STORE_DIR || "/nix/store").replace(/\/+$/, "");

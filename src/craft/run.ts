@@ -2,17 +2,17 @@
 // every stage and reporting each stage change. It owns nothing else: cancellation comes
 // in through ctx.signal, and what happens on ready or failure is the caller's.
 import type { StageContext, StageFn } from "./context.js";
-import type { Craft, Stage } from "./types.js";
-import { plan } from "./plan.js";
-import { makeDiscover } from "./discover.js";
-import { llmPick } from "./pick.js";
-import { acquireSource } from "./acquire.js";
-import { acquireCrate, pushBranch } from "./acquire-crate.js";
-import { modify, wantsModify } from "./modify.js";
-import { buildStage, cargoPackage, testStage } from "./build.js";
-import { nixOrCargoPackage } from "./package.js";
-import { verifyStage } from "./verify.js";
-import { registerStage } from "./register.js";
+import type { Craft, Stage } from "../model/craft.js";
+import { plan } from "./stages/plan.js";
+import { makeDiscover } from "./stages/discover.js";
+import { llmPick } from "../discovery/pick.js";
+import { acquireSource } from "./acquire/from-source.js";
+import { acquireCrate, pushBranch } from "./acquire/from-crate.js";
+import { modify, wantsModify } from "./stages/modify.js";
+import { buildStage, cargoPackage, testStage } from "./stages/build.js";
+import { nixOrCargoPackage } from "./stages/package.js";
+import { verifyStage } from "./stages/verify.js";
+import { registerStage } from "./stages/register.js";
 
 export interface Step {
   stage: Stage;

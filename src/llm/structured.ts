@@ -4,7 +4,7 @@
 // and time are added to a meter that ends up in the craft's result.
 import { z } from "zod";
 import type { ChatMessage, Completion, LlmProvider } from "./provider.js";
-import type { LlmUsage } from "../craft/types.js";
+import type { LlmUsage } from "../model/craft.js";
 
 export class LlmMeter {
   promptTokens = 0;

@@ -3,11 +3,11 @@
 import type { RegisteredTool } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { RegisterTool } from "./tool-list.js";
 import type { Flakebot } from "../app.js";
-import type { Craft } from "../craft/types.js";
-import { describeCrafted, inputShapeFor } from "../craft/definition.js";
+import type { Craft } from "../model/craft.js";
+import { describeCrafted, inputShapeFor } from "../schema/definition.js";
 import { invokeOutputShape } from "./schemas.js";
 import { errorResult, result } from "./results.js";
-import { buildArgv, ParamValueError } from "../craft/argv.js";
+import { buildArgv, ParamValueError } from "../schema/argv.js";
 import { invokeText } from "./tools/invoke.js";
 import { asToolError } from "./errors.js";
 import { log } from "../log.js";

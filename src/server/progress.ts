@@ -2,7 +2,7 @@
 // and a heartbeat at least every 15 seconds, while the request carried a progressToken.
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { ServerNotification, ServerRequest } from "@modelcontextprotocol/sdk/types.js";
-import { STAGES, type Craft } from "../craft/types.js";
+import { STAGES, type Craft } from "../model/craft.js";
 
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 

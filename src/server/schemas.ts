@@ -1,6 +1,6 @@
 // The meta tools' output shapes (contract.md), as zod shapes the SDK turns into JSON Schema.
 import { z } from "zod";
-import { STAGES } from "../craft/types.js";
+import { STAGES } from "../model/craft.js";
 
 export const craftStatusShape = {
   status: z.enum(["ready", "building", "failed"]),

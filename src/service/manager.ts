@@ -1,9 +1,9 @@
 // The crafted services this server runs, by tool name: started when a service craft is
 // ready and at server start-up, stopped on dispose and shutdown. Requests reach a service
 // only through here, at its own loopback port.
-import type { Craft, ServiceInfo } from "../craft/types.js";
+import type { Craft, ServiceInfo } from "../model/craft.js";
 import { toolPaths } from "../state/paths.js";
-import { killProcessesUnder } from "../exec/orphans.js";
+import { killProcessesUnder } from "../exec/procs.js";
 import { log } from "../log.js";
 import { Supervisor, type SupervisorOptions } from "./supervisor.js";
 import { claim, otherOwner, recordPort, release, runByOtherSync } from "./owner.js";

@@ -1,7 +1,7 @@
 // Where everything lives under FLAKEBOT_HOME. Names are validated before they get here,
 // and every derived path is checked to stay inside its parent.
 import path from "node:path";
-import { NAME_PATTERN } from "../craft/names.js";
+import { NAME_PATTERN } from "../model/names.js";
 
 export interface ToolPaths {
   /** home/tools/<name> */

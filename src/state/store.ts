@@ -2,7 +2,7 @@
 // atomically (temp file, fsync, rename) so a crash never leaves half a manifest.
 import fs from "node:fs/promises";
 import path from "node:path";
-import type { Craft } from "../craft/types.js";
+import type { Craft } from "../model/craft.js";
 import { isToolName, toolPaths, toolsDir } from "./paths.js";
 
 export class CorruptManifestError extends Error {}

@@ -1,6 +1,6 @@
 // Finding processes a test left behind (any process whose working directory is under a
 // dir, as crash recovery finds them), and waiting for a condition.
-export { processesUnder } from "../../src/exec/orphans.js";
+export { processesUnder } from "../../src/exec/procs.js";
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 10_000, everyMs = 100): Promise<T> {
   const end = Date.now() + timeoutMs;

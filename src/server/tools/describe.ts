@@ -2,11 +2,12 @@ import { z } from "zod";
 import type { RegisterTool } from "../tool-list.js";
 import type { Flakebot } from "../../app.js";
 import { describeShape } from "../schemas.js";
-import { craftText, craftView, result } from "../results.js";
+import { craftText, craftView } from "../../model/view.js";
+import { result } from "../results.js";
 import { progressReporter } from "../progress.js";
-import { inputJsonSchema } from "../../craft/definition.js";
+import { inputJsonSchema } from "../../schema/definition.js";
 import { asToolError } from "../errors.js";
-import type { Craft } from "../../craft/types.js";
+import type { Craft } from "../../model/craft.js";
 
 export const name = "describe_tool";
 

@@ -1,13 +1,14 @@
 // verify: run the packaged binary the way callers will (sandboxed when the sandbox is on),
 // read its --help into typed parameters, run the plan's acceptance tests against it, and
 // write the usage text and the description for the agent.
-import { CraftError, type StageFn } from "./context.js";
-import { invokeBinary, type InvokeTarget } from "../exec/invoke.js";
-import { usageText } from "./usage.js";
-import { parseHelp, pickHelpText } from "./help.js";
-import { runAcceptance } from "./acceptance.js";
-import { writeUsage } from "../llm/usage.js";
-import type { Craft } from "./types.js";
+import { type StageFn } from "../context.js";
+import { CraftError } from "../../model/errors.js";
+import { invokeBinary, type InvokeTarget } from "../../exec/invoke.js";
+import { usageText } from "../../schema/usage.js";
+import { parseHelp, pickHelpText } from "../../schema/help.js";
+import { runAcceptance } from "../acceptance.js";
+import { writeUsage } from "../../llm/usage.js";
+import type { Craft } from "../../model/craft.js";
 
 const HELP_CAP = 16 * 1024;
 

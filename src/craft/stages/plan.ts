@@ -3,13 +3,14 @@
 // With an LLM it asks for all of that; without one it derives queries from keywords.ts,
 // writes no acceptance tests and assumes the crate alone is enough.
 import { z } from "zod";
-import { CraftError, type StageFn } from "./context.js";
-import type { Plan } from "./plan-types.js";
-import { askJson, LlmMeter } from "../llm/structured.js";
-import { fence, renderPrompt } from "../llm/prompts.js";
-import type { LlmProvider } from "../llm/provider.js";
-import type { AcceptanceTest, Craft } from "./types.js";
-import { queriesFromInstructions } from "./keywords.js";
+import { type StageFn } from "../context.js";
+import { CraftError } from "../../model/errors.js";
+import type { Plan } from "../../model/plan.js";
+import { askJson, LlmMeter } from "../../llm/structured.js";
+import { fence, renderPrompt } from "../../llm/prompts.js";
+import type { LlmProvider } from "../../llm/provider.js";
+import type { AcceptanceTest, Craft } from "../../model/craft.js";
+import { queriesFromInstructions } from "../../discovery/keywords.js";
 
 const TOOL_NAME = /^[a-z][a-z0-9_]{0,47}$/;
 

@@ -1,8 +1,9 @@
 // The discover stage: from the plan's queries (or the instructions' keywords) to a crate
 // on crates.io that ships a binary, with every candidate's ranking explained.
-import type { Candidate, Craft, CrateInfo } from "./types.js";
-import { CraftError, type StageContext, type StageFn } from "./context.js";
-import { queriesFromInstructions } from "./keywords.js";
+import type { Candidate, Craft, CrateInfo } from "../../model/craft.js";
+import { type StageContext, type StageFn } from "../context.js";
+import { CraftError } from "../../model/errors.js";
+import { queriesFromInstructions } from "../../discovery/keywords.js";
 import {
   CratesIoClient,
   CratesIoError,
@@ -11,7 +12,7 @@ import {
   type CrateDetails,
   type CrateSummary,
   type CrateVersion,
-} from "../sources/cratesio.js";
+} from "../../sources/cratesio.js";
 
 export interface RankedCandidate extends Candidate {
   score: number;

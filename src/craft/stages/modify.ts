@@ -7,19 +7,20 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { CraftError, type StageContext, type StageFn } from "./context.js";
-import type { Craft, TargetInfo } from "./types.js";
-import type { ModifyReport, Plan } from "./plan-types.js";
-import { applyEdits, EditRejected, EditSchema, readWorkspaceFile } from "./edits.js";
-import { compareTests, passCountProblem, scanTests, type TestInventory } from "./test-guard.js";
-import { acceptanceOf, acceptanceReport, buildAndTest, buildReport, testReport, type CheckSetup } from "./checks.js";
-import { cargoMetadata, hasLockfile, selectTarget, type CargoRun } from "../build/cargo.js";
-import { commitAll, diffSince, git, headCommit } from "../sources/git.js";
-import { sandboxEnabled } from "../exec/sandbox.js";
-import { askJson, LlmMeter, StructuredAnswerError } from "../llm/structured.js";
-import { fence, fenceJson, renderPrompt } from "../llm/prompts.js";
-import type { ChatMessage } from "../llm/provider.js";
-import { LlmCallError } from "../llm/chat.js";
+import { type StageContext, type StageFn } from "../context.js";
+import { CraftError } from "../../model/errors.js";
+import type { Craft, TargetInfo } from "../../model/craft.js";
+import type { ModifyReport, Plan } from "../../model/plan.js";
+import { applyEdits, EditRejected, EditSchema, readWorkspaceFile } from "../../guard/edits.js";
+import { compareTests, passCountProblem, scanTests, type TestInventory } from "../../guard/tests.js";
+import { acceptanceOf, acceptanceReport, buildAndTest, buildReport, testReport, type CheckSetup } from "../checks.js";
+import { cargoMetadata, hasLockfile, selectTarget, type CargoRun } from "../../backends/cargo/cargo.js";
+import { commitAll, diffSince, git, headCommit } from "../../sources/git.js";
+import { sandboxEnabled } from "../../exec/sandbox.js";
+import { askJson, LlmMeter, StructuredAnswerError } from "../../llm/structured.js";
+import { fence, fenceJson, renderPrompt } from "../../llm/prompts.js";
+import type { ChatMessage } from "../../llm/provider.js";
+import { LlmCallError } from "../../llm/chat.js";
 
 export interface ModifyOptions {
   /** Rounds of edits that are applied and checked (default 6). */

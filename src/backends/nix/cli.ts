@@ -1,8 +1,8 @@
 // Running the nix command: flakes switched on per call, the toolchain's environment (which
 // keeps NIX_CONFIG, so a user's substituters, remote builders and offline settings apply),
 // and the checks of whether the installed Nix is usable and new enough for a nixpkgs.
-import { runProcess, type RunOptions, type RunResult } from "../exec/process.js";
-import { toolchainEnv } from "../exec/env.js";
+import { runProcess, type RunOptions, type RunResult } from "../../exec/process.js";
+import { toolchainEnv } from "../../exec/env.js";
 
 /** Flakes and the `nix` command are experimental in every Nix this supports. */
 const FEATURES = ["--extra-experimental-features", "nix-command flakes"];

@@ -2,10 +2,11 @@
 // flakebot/<tool>, then find the package and binary to expose.
 import fs from "node:fs/promises";
 import path from "node:path";
-import { CraftError, type StageContext, type StageFn } from "./context.js";
-import type { Craft, SourceInfo, TargetInfo } from "./types.js";
-import { cloneRepo, git, headCommit, initRepo, isGitUrl } from "../sources/git.js";
-import { cargoMetadata, hasLockfile, selectTarget } from "../build/cargo.js";
+import { type StageContext, type StageFn } from "../context.js";
+import { CraftError } from "../../model/errors.js";
+import type { Craft, SourceInfo, TargetInfo } from "../../model/craft.js";
+import { cloneRepo, git, headCommit, initRepo, isGitUrl } from "../../sources/git.js";
+import { cargoMetadata, hasLockfile, selectTarget } from "../../backends/cargo/cargo.js";
 
 /** Never copied from a local source: its build output at the top, git's data anywhere. */
 const SKIP_AT_TOP = new Set(["target", "result"]);

@@ -6,9 +6,10 @@ import fs from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { CraftError, type StageFn } from "../craft/context.js";
-import type { BuildInfo, TargetInfo } from "../craft/types.js";
-import { cargoMetadata, generateLockfile } from "./cargo.js";
+import { type StageFn } from "../../craft/context.js";
+import { CraftError } from "../../model/errors.js";
+import type { BuildInfo, TargetInfo } from "../../model/craft.js";
+import { cargoMetadata, generateLockfile } from "../cargo/cargo.js";
 import { DATA_FILE, FLAKE_FILE, LOCK_FILE, flakeData, writeFlakeFiles, type FlakeData } from "./flake-files.js";
 import {
   INSTALL_HINT,
@@ -18,13 +19,13 @@ import {
   nixpkgsRefusal,
   outputTail,
   runNix,
-} from "./nix-cli.js";
-import { git, treeHash } from "../sources/git.js";
-import { buildKey, recordBuild } from "../craft/cache.js";
-import { inside } from "../state/paths.js";
-import { log } from "../log.js";
+} from "./cli.js";
+import { git, treeHash } from "../../sources/git.js";
+import { buildKey, recordBuild } from "../cache.js";
+import { inside } from "../../state/paths.js";
+import { log } from "../../log.js";
 
-export { nixAvailable, nixpkgsIncompatibility, type NixStatus } from "./nix-cli.js";
+export { nixAvailable, nixpkgsIncompatibility, type NixStatus } from "./cli.js";
 
 const MINUTE = 60_000;
 /** Locking may download nixpkgs (tens of MB). */

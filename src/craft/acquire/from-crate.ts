@@ -6,12 +6,13 @@
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import type { Config } from "../config.js";
-import type { Craft, CrateInfo, SourceInfo } from "./types.js";
-import { CraftError, type StageContext, type StageFn } from "./context.js";
-import { cloneRepo, git, headCommit, initRepo, isGitUrl } from "../sources/git.js";
-import { cargoMetadata } from "../build/cargo.js";
-import { CratesIoClient, CratesIoError } from "../sources/cratesio.js";
+import type { Config } from "../../config.js";
+import type { Craft, CrateInfo, SourceInfo } from "../../model/craft.js";
+import { type StageContext, type StageFn } from "../context.js";
+import { CraftError } from "../../model/errors.js";
+import { cloneRepo, git, headCommit, initRepo, isGitUrl } from "../../sources/git.js";
+import { cargoMetadata } from "../../backends/cargo/cargo.js";
+import { CratesIoClient, CratesIoError } from "../../sources/cratesio.js";
 import {
   ForkNotReadyError,
   deleteRepo,
@@ -20,11 +21,11 @@ import {
   parseGithubRepo,
   pushWithToken,
   type Fork,
-} from "../sources/github.js";
-import { runChecked } from "../exec/process.js";
-import { toolchainEnv } from "../exec/env.js";
-import { inside } from "../state/paths.js";
-import { locateTarget, startBranch } from "./acquire.js";
+} from "../../sources/github.js";
+import { runChecked } from "../../exec/process.js";
+import { toolchainEnv } from "../../exec/env.js";
+import { inside } from "../../state/paths.js";
+import { locateTarget, startBranch } from "./from-source.js";
 
 export interface AcquireCrateDeps {
   client?: CratesIoClient;

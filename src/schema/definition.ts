@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { z } from "zod";
-import type { Craft } from "./types.js";
+import type { Craft } from "../model/craft.js";
 import { MAX_TIMEOUT_MS, STDIN_MAX_CHARS } from "../exec/invoke.js";
 import { ARGV_ORDER, paramsToZodShape, usableParams } from "./argv.js";
 import { serviceInputShape } from "../service/shape.js";

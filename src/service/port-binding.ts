@@ -1,8 +1,8 @@
 // How a crafted service is told which port to listen on: a --port/--bind/--listen option
 // found in its parsed --help, and always the PORT, BIND and HOST environment variables
 // (the convention of twelve-factor programs), all naming 127.0.0.1 only.
-import type { HelpParam } from "./types.js";
-import { LOOPBACK } from "../service/port.js";
+import type { HelpParam } from "../model/craft.js";
+import { LOOPBACK } from "./port.js";
 
 export interface PortBinding {
   args: string[];

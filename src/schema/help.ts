@@ -18,7 +18,7 @@
 // `-X` -> `x_upper`. A name equal to a reserved key of every crafted tool (`args`, `stdin`,
 // `timeout_ms`) gets a trailing underscore (`args_`); any other clash gets `_2`, `_3`...
 // -h/--help and -V/--version are skipped. Help that yields nothing usable gives [].
-import type { HelpParam } from "./types.js";
+import type { HelpParam } from "../model/craft.js";
 
 /** Input keys every crafted tool has; parameters derived from --help never take them. */
 export const RESERVED_KEYS: readonly string[] = ["args", "stdin", "timeout_ms"];

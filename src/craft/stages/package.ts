@@ -1,6 +1,7 @@
 // package with the Nix backend, and the flagged cargo fallback FLAKEBOT_BACKEND=auto allows.
-import { CraftError, type StageFn } from "./context.js";
-import { nixPackage } from "../build/nix.js";
+import { type StageFn } from "../context.js";
+import { CraftError } from "../../model/errors.js";
+import { nixPackage } from "../../backends/nix/nix.js";
 import { cargoPackage } from "./build.js";
 
 export function nixOrCargoPackage(fallbackToCargo: boolean): StageFn {

@@ -1,6 +1,6 @@
 // The usage text returned to the agent: how to call the new tool directly and through
 // invoke_tool, with an example grounded in the binary's real --help output.
-import type { Craft } from "./types.js";
+import type { Craft } from "../model/craft.js";
 import { ARGV_ORDER, usableParams } from "./argv.js";
 
 const USAGE_LINE = /^\s*usage:\s*(.*)$/i;

@@ -1,9 +1,10 @@
 // The last step of a service craft: start the verified program as a service and wait for
 // its health check, so the craft is ready only when the service answers.
-import { CraftError, type StageFn } from "../craft/context.js";
-import type { Craft } from "../craft/types.js";
-import type { ServiceManager } from "./manager.js";
-import { ServiceError } from "./supervisor.js";
+import { type StageFn } from "../context.js";
+import { CraftError } from "../../model/errors.js";
+import type { Craft } from "../../model/craft.js";
+import type { ServiceManager } from "../../service/manager.js";
+import { ServiceError } from "../../service/supervisor.js";
 
 export function startServiceStage(services: ServiceManager): StageFn {
   return async (ctx, craft) => {

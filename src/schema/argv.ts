@@ -15,7 +15,7 @@
 // so a value for one whose earlier positional is absent is refused (ParamValueError) rather
 // than silently landing in the earlier slot.
 import { z } from "zod";
-import type { HelpParam } from "./types.js";
+import type { HelpParam } from "../model/craft.js";
 import { PARAM_NAME, RESERVED_KEYS } from "./help.js";
 
 /** The argv order in one sentence, for tool descriptions and usage texts. */

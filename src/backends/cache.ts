@@ -5,7 +5,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { buildsDir, inside } from "../state/paths.js";
 import { readJson, writeJsonAtomic } from "../state/store.js";
-import type { BuildInfo, TargetInfo, TestCounts } from "./types.js";
+import type { BuildInfo, TargetInfo, TestCounts } from "../model/craft.js";
 
 export interface CachedBuild {
   build: BuildInfo;

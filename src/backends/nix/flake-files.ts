@@ -3,8 +3,8 @@
 // spliced into Nix source: flake.nix reads the JSON with builtins.fromJSON.
 import fs from "node:fs/promises";
 import path from "node:path";
-import { DEFAULT_NIXPKGS } from "../config.js";
-import type { TargetInfo } from "../craft/types.js";
+import { DEFAULT_NIXPKGS } from "../../config.js";
+import type { TargetInfo } from "../../model/craft.js";
 
 export const FLAKE_FILE = "flake.nix";
 export const DATA_FILE = "flakebot.json";

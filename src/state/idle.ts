@@ -1,7 +1,7 @@
 // FLAKEBOT_IDLE_DISPOSE: crafted tools (commands and services) not called for that long are
 // disposed, at start-up and then periodically. A tool never called counts from its creation;
 // a craft still building is never idle.
-import type { Craft } from "../craft/types.js";
+import type { Craft } from "../model/craft.js";
 import { log } from "../log.js";
 
 /** What idle disposal needs of the core (Flakebot provides it). */

@@ -1,5 +1,5 @@
 // What the plan stage learns from the instructions alone, before any code is seen.
-import type { AcceptanceTest } from "./types.js";
+import type { AcceptanceTest } from "./craft.js";
 
 export interface Plan {
   /** crates.io search queries, best first. */

@@ -2,11 +2,11 @@
 // messages into diagnostics a person or an LLM can act on.
 import path from "node:path";
 import { existsSync } from "node:fs";
-import { runProcess, type RunResult } from "../exec/process.js";
+import { runProcess, type RunResult } from "../../exec/process.js";
 import os from "node:os";
-import { toolchainEnv } from "../exec/env.js";
-import { sandboxBuildArgv } from "../exec/sandbox.js";
-import type { TargetInfo } from "../craft/types.js";
+import { toolchainEnv } from "../../exec/env.js";
+import { sandboxBuildArgv } from "../../exec/sandbox.js";
+import type { TargetInfo } from "../../model/craft.js";
 
 export interface CargoRun {
   /** The workspace root (the repository). */

@@ -1,12 +1,13 @@
 // build, test and package with the cargo backend. The Nix backend replaces package.
 import fs from "node:fs/promises";
 import path from "node:path";
-import { CraftError, type StageFn } from "./context.js";
-import { cargoBuild, cargoTest, type Diagnostic } from "../build/cargo.js";
-import { treeHash } from "../sources/git.js";
-import { buildKey, cacheDir, lookupBuild, recordBuild } from "./cache.js";
-import type { Craft } from "./types.js";
-import { addGcRoot } from "../build/nix.js";
+import { type StageFn } from "../context.js";
+import { CraftError } from "../../model/errors.js";
+import { cargoBuild, cargoTest, type Diagnostic } from "../../backends/cargo/cargo.js";
+import { treeHash } from "../../sources/git.js";
+import { buildKey, cacheDir, lookupBuild, recordBuild } from "../../backends/cache.js";
+import type { Craft } from "../../model/craft.js";
+import { addGcRoot } from "../../backends/nix/nix.js";
 
 function describeErrors(diagnostics: Diagnostic[], output: string): string {
   const errors = diagnostics.filter((d) => d.level === "error").slice(0, 5);

@@ -26,7 +26,7 @@ import { killAllChildren } from "./exec/process.js";
 import { killProcessesUnder } from "./exec/procs.js";
 import type { LlmProvider } from "./llm/provider.js";
 import { disposeNix, nixAvailable, type NixStatus } from "./backends/nix/nix.js";
-import { deleteFork } from "./craft/acquire/from-crate.js";
+import { deleteFork } from "./craft/acquire/fork.js";
 // -- services (issue 9)
 import { ServiceManager, ServiceUnavailable } from "./service/manager.js";
 import { startServiceStage } from "./craft/stages/start-service.js";
@@ -287,7 +287,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
       stage: "register",
       owner_pid: undefined,
       owner_start: undefined,
-      message: craft.build?.cached ? "ready (an identical earlier build was reused)" : "ready",
+      message: [craft.build?.cached ? "ready (an identical earlier build was reused)" : "ready", craft.source?.fork_note].filter(Boolean).join("; "),
       updated_at: new Date().toISOString(),
     };
     job.craft = ready;
@@ -457,10 +457,7 @@ ${reason}` : reason;
     if (craft?.build?.store_path || (await fs.lstat(paths.gcroot).then(() => true, () => false))) {
       removed.push(...(await disposeNix(paths.gcroot, craft?.build?.store_path)));
     }
-    if (craft?.source?.fork_created) {
-      const fork = await deleteFork(this.config, craft.source);
-      removed.push(fork.deleted ? `fork ${craft.source.fork}` : `fork ${craft.source.fork} kept: ${fork.message}`);
-    }
+    if (craft?.source?.fork_created) removed.push(await this.releaseFork(craft));
     if (craft?.build?.key) {
       const others = (await this.store.list()).crafts.filter((c) => c.name !== name && c.build?.key === craft!.build!.key);
       removed.push(...(await releaseBuild(this.config.home, craft.build.key, others.length > 0)));
@@ -471,6 +468,21 @@ ${reason}` : reason;
     await this.store.remove(name);
     this.emit("removed", name);
     return { disposed: name, removed };
+  }
+
+  /**
+   * Deletes the fork this server created for `craft`, unless another tool here still uses
+   * it: then that tool inherits it (its dispose deletes it) and it is kept.
+   */
+  private async releaseFork(craft: Craft): Promise<string> {
+    const fork = craft.source!.fork!;
+    const heir = (await this.store.list()).crafts.find((c) => c.name !== craft.name && c.source?.fork === fork);
+    if (heir) {
+      await this.store.save({ ...heir, source: { ...heir.source!, fork_created: true } });
+      return `fork ${fork} kept: the tool "${heir.name}" still uses it (disposing that one deletes it)`;
+    }
+    const outcome = await deleteFork(this.config, craft.source, craft.name).catch((err) => ({ deleted: false, message: (err as Error).message }));
+    return outcome.deleted ? `fork ${fork}` : `fork ${fork} kept: ${outcome.message}`;
   }
 
   /** Drops the tools among `names` whose manifest another process removed (flakebot dispose). */

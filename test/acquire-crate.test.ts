@@ -7,7 +7,8 @@ import fs from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { CraftError } from "../src/model/errors.js";
-import { makeAcquireCrate, pushBranch, deleteFork } from "../src/craft/acquire/from-crate.js";
+import { makeAcquireCrate, pushBranch } from "../src/craft/acquire/from-crate.js";
+import { deleteFork } from "../src/craft/acquire/fork.js";
 import { CratesIoClient } from "../src/sources/cratesio.js";
 import { pushWithToken, writeAskpass } from "../src/sources/github.js";
 import { cargoBuild } from "../src/backends/cargo/cargo.js";
@@ -236,13 +237,13 @@ test("with a token: the upstream is forked, the fork cloned at the tag, the bran
   assert.equal(again.source!.fork, "https://github.com/flakebot-test/hexyl");
   assert.equal(again.source!.fork_created, false);
   assert.deepEqual(gh.forks, ["flakebot-test/hexyl"]);
-  assert.deepEqual(await deleteFork(ctx.config, again.source), { deleted: false, message: "kept the fork https://github.com/flakebot-test/hexyl: it existed before this server used it" });
+  assert.deepEqual(await deleteFork(ctx.config, again.source, "hexfork_two"), { deleted: false, message: "kept the fork https://github.com/flakebot-test/hexyl: it existed before this server used it" });
   assert.ok(existsSync(forkDir));
 
-  assert.deepEqual(await deleteFork(ctx.config, source), { deleted: true, message: "deleted the fork https://github.com/flakebot-test/hexyl" });
+  assert.deepEqual(await deleteFork(ctx.config, source, "hexfork"), { deleted: true, message: "deleted the fork https://github.com/flakebot-test/hexyl" });
   assert.deepEqual(gh.deleted, ["flakebot-test/hexyl"]);
   assert.ok(!existsSync(forkDir));
-  assert.deepEqual(await deleteFork(ctx.config, source), { deleted: false, message: "the fork https://github.com/flakebot-test/hexyl was already gone" });
+  assert.deepEqual(await deleteFork(ctx.config, source, "hexfork"), { deleted: false, message: "the fork https://github.com/flakebot-test/hexyl was already gone" });
 });
 
 test("without a token nothing is forked or pushed", async () => {

@@ -36,6 +36,8 @@ export interface SourceInfo {
   fork?: string;
   /** True when this server created the fork (so dispose deletes it). */
   fork_created?: boolean;
+  /** Why the craft has no fork, or that the fork was the account's own: said in the ready message. */
+  fork_note?: string;
   /** local directory copy, git clone, or the published .crate archive */
   origin: "directory" | "git" | "archive";
   /** The local directory had changes that were not committed (they were copied too). */

@@ -6,35 +6,21 @@
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import type { Config } from "../../config.js";
 import type { Craft, CrateInfo, SourceInfo } from "../../model/craft.js";
 import { type StageContext, type StageFn } from "../context.js";
 import { CraftError } from "../../model/errors.js";
 import { cloneRepo, git, headCommit, initRepo, isGitUrl } from "../../sources/git.js";
 import { cargoMetadata } from "../../backends/cargo/cargo.js";
 import { CratesIoClient, CratesIoError } from "../../sources/cratesio.js";
-import {
-  ForkNotReadyError,
-  deleteRepo,
-  ensureFork,
-  githubWebUrl,
-  parseGithubRepo,
-  pushWithToken,
-  type Fork,
-} from "../../sources/github.js";
+import { githubWebUrl, parseGithubRepo, pushWithToken } from "../../sources/github.js";
+import { forkFacts as factsOf, forkIfPossible, workBranch, type ForkOptions } from "./fork.js";
 import { runChecked } from "../../exec/process.js";
 import { toolchainEnv } from "../../exec/env.js";
 import { inside } from "../../state/paths.js";
 import { locateTarget, startBranch } from "./from-source.js";
 
-export interface AcquireCrateDeps {
+export interface AcquireCrateDeps extends ForkOptions {
   client?: CratesIoClient;
-  forkReadyTimeoutMs?: number;
-  forkPollMs?: number;
-}
-
-export function workBranch(tool: string): string {
-  return `flakebot/${tool}`;
 }
 
 /** The tag names a release of `crate` `version` is usually published under, in order of preference. */
@@ -173,31 +159,6 @@ async function cloneFirst(urls: string[], ws: string, crate: CrateInfo, ctx: Sta
   return undefined;
 }
 
-interface ForkOutcome {
-  fork?: Fork;
-  note?: string;
-}
-
-async function forkIfPossible(ctx: StageContext, repoUrl: string, deps: AcquireCrateDeps): Promise<ForkOutcome> {
-  const upstream = parseGithubRepo(repoUrl);
-  if (!ctx.config.github.token || !upstream) return {};
-  ctx.progress(`forking ${upstream.owner}/${upstream.repo} on GitHub`);
-  try {
-    const fork = await ensureFork(ctx.config, upstream, {
-      signal: ctx.signal,
-      readyTimeoutMs: deps.forkReadyTimeoutMs,
-      pollMs: deps.forkPollMs,
-    });
-    if (!fork) return { note: `the repository belongs to the GITHUB_TOKEN account: cloned it directly, nothing will be pushed` };
-    ctx.log(`acquire: ${fork.created ? "created" : "reusing"} the fork ${fork.url}`);
-    return { fork };
-  } catch (err) {
-    if (err instanceof ForkNotReadyError) throw new CraftError("acquire", err.message);
-    if (ctx.signal.aborted) throw err;
-    return { note: `could not fork on GitHub (${(err as Error).message}): cloned the upstream, nothing will be pushed` };
-  }
-}
-
 export function makeAcquireCrate(deps: AcquireCrateDeps = {}): StageFn {
   return async (ctx, craft) => {
     if (ctx.request.source) return {};
@@ -207,13 +168,14 @@ export function makeAcquireCrate(deps: AcquireCrateDeps = {}): StageFn {
     await mkdir(path.dirname(ws), { recursive: true });
     await rm(ws, { recursive: true, force: true });
     const notes: string[] = [];
-    let forkFacts: Pick<SourceInfo, "fork" | "fork_created"> = {};
+    let forkFacts: ReturnType<typeof factsOf> = {};
 
     const repoUrl = crate.repository ? normalizeRepository(crate.repository) : undefined;
     if (repoUrl && isGitUrl(repoUrl)) {
-      const { fork, note } = await forkIfPossible(ctx, repoUrl, deps);
-      if (note) notes.push(note);
-      if (fork) forkFacts = { fork: fork.url, fork_created: fork.created };
+      const forked = await forkIfPossible(ctx, repoUrl, deps);
+      const fork = forked.fork;
+      if (forked.note) notes.push(forked.note);
+      forkFacts = factsOf(forked);
       // A fork that cannot be cloned yet has the upstream's history: clone the upstream, push to the fork later.
       const urls = fork ? [fork.cloneUrl, repoUrl] : [repoUrl];
       const cloned = await cloneFirst(urls, ws, crate, ctx, notes);
@@ -272,22 +234,4 @@ export async function pushBranch(ctx: StageContext, craft: Craft): Promise<PushO
   await pushWithToken({ cwd: ctx.paths.workspace, url: source.fork, refspec: `HEAD:refs/heads/${branch}`, token, signal: ctx.signal, force: true });
   ctx.log(`acquire: pushed ${branch} to ${source.fork}`);
   return { pushed: true, branch, message: `pushed ${branch} to ${source.fork}` };
-}
-
-export interface DeleteForkOutcome {
-  deleted: boolean;
-  message: string;
-}
-
-/** Deletes the fork on dispose, only when this server created it. */
-export async function deleteFork(config: Config, source: SourceInfo | undefined, signal?: AbortSignal): Promise<DeleteForkOutcome> {
-  if (!source?.fork) return { deleted: false, message: "no fork" };
-  if (!source.fork_created) return { deleted: false, message: `kept the fork ${source.fork}: it existed before this server used it` };
-  const repo = parseGithubRepo(source.fork);
-  if (!repo) return { deleted: false, message: `kept ${source.fork}: not a GitHub repository URL` };
-  if (!config.github.token) return { deleted: false, message: `GITHUB_TOKEN is not set: delete the fork ${source.fork} on GitHub yourself` };
-  const outcome = await deleteRepo(config, repo, signal);
-  return outcome === "deleted"
-    ? { deleted: true, message: `deleted the fork ${source.fork}` }
-    : { deleted: false, message: `the fork ${source.fork} was already gone` };
 }

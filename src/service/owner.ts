@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { isSelf, ownerAlive, selfRef, type ProcessRef } from "../state/owner.js";
+import { alive, isSelf, selfRef, type ProcessRef } from "../exec/procs.js";
 
 export interface Owner extends ProcessRef {
   port: number;
@@ -29,7 +29,7 @@ export async function readOwner(toolDir: string): Promise<Owner | undefined> {
 export function runByOtherSync(toolDir: string): boolean {
   try {
     const o = JSON.parse(readFileSync(ownerFile(toolDir), "utf8")) as Owner;
-    return Number.isInteger(o.pid) && !isSelf(o) && ownerAlive(o);
+    return Number.isInteger(o.pid) && !isSelf(o) && alive(o);
   } catch {
     return false;
   }
@@ -38,7 +38,7 @@ export function runByOtherSync(toolDir: string): boolean {
 /** Another live process that runs this service, or undefined. */
 export async function otherOwner(toolDir: string): Promise<Owner | undefined> {
   const o = await readOwner(toolDir);
-  return o && !isSelf(o) && ownerAlive(o) ? o : undefined;
+  return o && !isSelf(o) && alive(o) ? o : undefined;
 }
 
 /** Claims the service for this process; returns the live other owner instead when there is one. */

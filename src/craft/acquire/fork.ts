@@ -1,14 +1,9 @@
-// The GitHub fork of a craft's upstream: made (or found) at acquire, deleted at dispose
-// only when this server made it and no other crafted tool still has its branch on it.
-import type { Config } from "../../config.js";
+// The GitHub fork of a craft's upstream, made (or found) at acquire; sources/fork.ts pushes
+// the tool's branch there and deletes the fork on dispose.
 import type { SourceInfo } from "../../model/craft.js";
 import type { StageContext } from "../context.js";
 import { CraftError } from "../../model/errors.js";
-import { ForkNotReadyError, GithubError, branchesWithPrefix, deleteRepo, ensureFork, parseGithubRepo, type Fork } from "../../sources/github.js";
-
-export function workBranch(tool: string): string {
-  return `flakebot/${tool}`;
-}
+import { ForkNotReadyError, ensureFork, parseGithubRepo, type Fork } from "../../sources/github.js";
 
 export interface ForkOptions {
   forkReadyTimeoutMs?: number;
@@ -48,31 +43,4 @@ export function forkFacts(outcome: ForkOutcome): Pick<SourceInfo, "fork" | "fork
     ...(outcome.fork ? { fork: outcome.fork.url, fork_created: outcome.fork.created } : {}),
     ...(outcome.note ? { fork_note: outcome.note } : {}),
   };
-}
-
-export interface DeleteForkOutcome {
-  deleted: boolean;
-  message: string;
-}
-
-/** Deletes the fork on dispose of `tool`, only when this server created it and no other tool's branch is on it. */
-export async function deleteFork(config: Config, source: SourceInfo | undefined, tool: string, signal?: AbortSignal): Promise<DeleteForkOutcome> {
-  if (!source?.fork) return { deleted: false, message: "no fork" };
-  if (!source.fork_created) return { deleted: false, message: `kept the fork ${source.fork}: it existed before this server used it` };
-  const repo = parseGithubRepo(source.fork);
-  if (!repo) return { deleted: false, message: `kept ${source.fork}: not a GitHub repository URL` };
-  if (!config.github.token) return { deleted: false, message: `GITHUB_TOKEN is not set: delete the fork ${source.fork} on GitHub yourself` };
-  try {
-    const others = (await branchesWithPrefix(config, repo, workBranch(""), signal)).filter((b) => b !== workBranch(tool));
-    if (others.length > 0) {
-      return { deleted: false, message: `kept the fork ${source.fork}: other crafted tools still have their branches on it (${others.slice(0, 5).join(", ")})` };
-    }
-  } catch (err) {
-    if (!(err instanceof GithubError && err.status === 404)) throw err;
-    return { deleted: false, message: `the fork ${source.fork} was already gone` };
-  }
-  const outcome = await deleteRepo(config, repo, signal);
-  return outcome === "deleted"
-    ? { deleted: true, message: `deleted the fork ${source.fork}` }
-    : { deleted: false, message: `the fork ${source.fork} was already gone` };
 }

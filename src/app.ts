@@ -78,13 +78,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
 
   /** Prepares the state directory and repairs what a crash left. Returns the ready tools. */
   async start(): Promise<Craft[]> {
-    try {
-      await this.store.init();
-    } catch (err) {
-      // Tools already built keep working from a read-only or full home; new crafts are refused.
-      this.cannotWrite = `FLAKEBOT_HOME=${this.config.home} cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): free some space or make it writable, or point FLAKEBOT_HOME elsewhere`;
-      log.error(this.cannotWrite);
-    }
+    await this.probeHome();
     const { crafts, corrupt } = await this.store.list();
     for (const c of corrupt) log.warn(`tool "${c.name}" skipped: ${c.error}`);
     const ready: Craft[] = [];
@@ -113,6 +107,20 @@ export class Flakebot extends EventEmitter<AppEvents> {
     log.warn(message);
     this.emit("removed", name);
     return message;
+  }
+
+  /** Tools already built keep working from a read-only or full home; new crafts are refused. */
+  private async probeHome(): Promise<void> {
+    try {
+      await this.store.init();
+      if (this.cannotWrite) log.info(`FLAKEBOT_HOME=${this.config.home} can be written again`);
+      this.cannotWrite = undefined;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === "ENOSPC" ? "No space left on device" : (code ?? (err as Error).message);
+      this.cannotWrite = `FLAKEBOT_HOME=${this.config.home} cannot be written (${why}${code === "ENOSPC" ? ", ENOSPC" : ""}): free some space or make it writable, or point FLAKEBOT_HOME elsewhere`;
+      log.error(this.cannotWrite);
+    }
   }
 
   private async markInterrupted(craft: Craft): Promise<void> {
@@ -192,6 +200,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
   /** Validates the request, claims the name and starts the craft as a job. */
   async craft(request: CraftRequest): Promise<Craft> {
     if (this.closed) throw new UserError("the server is shutting down");
+    if (this.cannotWrite) await this.probeHome(); // space may have come back since
     if (this.cannotWrite) throw new UserError(this.cannotWrite);
     const problem = requestProblem(request);
     if (problem) throw new UserError(problem);

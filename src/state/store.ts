@@ -4,6 +4,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type { Craft } from "../model/craft.js";
 import { isToolName, toolPaths, toolsDir } from "./paths.js";
+import { alive } from "../exec/procs.js";
 
 export class CorruptManifestError extends Error {}
 
@@ -12,24 +13,43 @@ const QUARANTINE_NOTE = "quarantine.json";
 
 export async function writeJsonAtomic(file: string, data: unknown): Promise<void> {
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  const handle = await fs.open(tmp, "w", 0o600);
   try {
-    await handle.writeFile(JSON.stringify(data, null, 2) + "\n");
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    const handle = await fs.open(tmp, "w", 0o600);
+    try {
+      await handle.writeFile(JSON.stringify(data, null, 2) + "\n");
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await fs.rename(tmp, file);
   } catch (err) {
-    await fs.rm(tmp, { force: true });
-    throw err;
+    await fs.rm(tmp, { force: true }).catch(() => {});
+    throw diskError(err, file);
   }
   const dir = await fs.open(path.dirname(file), "r");
   try {
     await dir.sync();
   } finally {
     await dir.close();
+  }
+}
+
+/** A full disk said in words, keeping the error's code. */
+function diskError(err: unknown, file: string): unknown {
+  if ((err as NodeJS.ErrnoException).code !== "ENOSPC") return err;
+  return Object.assign(new Error(`No space left on device writing ${file}: free some space (dispose unused tools) or point FLAKEBOT_HOME at a larger disk`), { code: "ENOSPC" });
+}
+
+const TEMP_FILE = /\.json\.(\d+)\.\d+\.tmp$/;
+
+/** Removes the temp files of atomic writes whose writer died (a crash, a full disk). */
+async function removeDeadTemps(dirs: string[]): Promise<void> {
+  for (const dir of dirs) {
+    const entries = await fs.readdir(dir).catch(() => [] as string[]);
+    for (const e of entries) {
+      const m = TEMP_FILE.exec(e);
+      if (m && !alive({ pid: Number(m[1]) })) await fs.rm(path.join(dir, e), { force: true }).catch(() => {});
+    }
   }
 }
 
@@ -57,6 +77,8 @@ export class Store {
 
   async init(): Promise<void> {
     await fs.mkdir(toolsDir(this.home), { recursive: true, mode: 0o700 });
+    const tools = await fs.readdir(toolsDir(this.home)).catch(() => [] as string[]);
+    await removeDeadTemps([this.home, ...tools.filter(isToolName).map((n) => this.paths(n).dir)]);
     // A probe write tells a read-only or full home at start-up, not in the middle of a craft.
     await writeJsonAtomic(path.join(this.home, ".probe.json"), { pid: process.pid });
     await fs.rm(path.join(this.home, ".probe.json"), { force: true });

@@ -71,7 +71,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
     private readonly options: AppOptions = {},
   ) {
     super();
-    this.store = new Store(config.home);
+    this.store = new Store(config.home, (pid) => alive({ pid }));
     this.queue = new BuildQueue(config.maxConcurrentBuilds);
     this.services = new ServiceManager(config.home, { onChange: (name, info) => this.saveServiceState(name, info) });
   }

@@ -4,7 +4,6 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type { Craft } from "../model/craft.js";
 import { isToolName, toolPaths, toolsDir } from "./paths.js";
-import { alive } from "../exec/procs.js";
 
 export class CorruptManifestError extends Error {}
 
@@ -43,12 +42,12 @@ function diskError(err: unknown, file: string): unknown {
 const TEMP_FILE = /\.json\.(\d+)\.\d+\.tmp$/;
 
 /** Removes the temp files of atomic writes whose writer died (a crash, a full disk). */
-async function removeDeadTemps(dirs: string[]): Promise<void> {
+async function removeDeadTemps(dirs: string[], alive: (pid: number) => boolean): Promise<void> {
   for (const dir of dirs) {
     const entries = await fs.readdir(dir).catch(() => [] as string[]);
     for (const e of entries) {
       const m = TEMP_FILE.exec(e);
-      if (m && !alive({ pid: Number(m[1]) })) await fs.rm(path.join(dir, e), { force: true }).catch(() => {});
+      if (m && !alive(Number(m[1]))) await fs.rm(path.join(dir, e), { force: true }).catch(() => {});
     }
   }
 }
@@ -69,7 +68,11 @@ export async function readJson<T>(file: string): Promise<T | undefined> {
 }
 
 export class Store {
-  constructor(readonly home: string) {}
+  /** `writerAlive` tells whether the process that started a temp file still runs (exec/procs.ts). */
+  constructor(
+    readonly home: string,
+    private readonly writerAlive: (pid: number) => boolean = () => true,
+  ) {}
 
   paths(name: string) {
     return toolPaths(this.home, name);
@@ -78,7 +81,7 @@ export class Store {
   async init(): Promise<void> {
     await fs.mkdir(toolsDir(this.home), { recursive: true, mode: 0o700 });
     const tools = await fs.readdir(toolsDir(this.home)).catch(() => [] as string[]);
-    await removeDeadTemps([this.home, ...tools.filter(isToolName).map((n) => this.paths(n).dir)]);
+    await removeDeadTemps([this.home, ...tools.filter(isToolName).map((n) => this.paths(n).dir)], this.writerAlive);
     // A probe write tells a read-only or full home at start-up, not in the middle of a craft.
     await writeJsonAtomic(path.join(this.home, ".probe.json"), { pid: process.pid });
     await fs.rm(path.join(this.home, ".probe.json"), { force: true });

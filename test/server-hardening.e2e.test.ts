@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { connect, textOf, type Connected } from "./helpers/client.js";
-import { fixturesDir, serverEntry, testEnv, type TestEnv } from "./helpers/offline.js";
+import { fixtureRepo, fixturesDir, serverEntry, testEnv, type TestEnv } from "./helpers/offline.js";
+import { startGithub } from "./fixtures/far-ends/github.js";
 import { rawSession } from "./helpers/raw-rpc.js";
 import { waitFor } from "./helpers/procs.js";
 import { runProcess } from "../src/exec/process.js";
@@ -261,5 +262,50 @@ test("a manifest pointing at another binary, or a changed binary, is quarantined
     const gone = await c.call("dispose_tool", { name });
     assert.equal(gone.isError, undefined, textOf(gone));
     assert.equal(await exists(toolDir(name)), false);
+  }
+});
+
+test("forks through the real server: a GitHub source is forked and its fork deleted on dispose; the user's own fork is kept; a refused token is said in the message", { timeout: 300_000 }, async () => {
+  const reposRoot = path.join(t.dir, "github");
+  await fixtureRepo("hello", path.join(reposRoot, "upstream-owner", "hello"), "v0.1.0", t.env);
+  await fs.appendFile(t.env.GIT_CONFIG_GLOBAL, `[url "file://${reposRoot}/"]\n\tinsteadOf = https://github.com/\n`);
+  const token = "ghp_standin_token_hardening_0123";
+  const mine = await startGithub({ reposRoot, token, login: "crafter" });
+  const users = path.join(reposRoot, "owner-with-fork", "hello-mine.git");
+  await runProcess(["git", "clone", "--bare", "--quiet", path.join(reposRoot, "upstream-owner", "hello"), users], { cwd: t.dir, env: t.env });
+  const theirs = await startGithub({ reposRoot, token, login: "owner-with-fork", existingForks: { "owner-with-fork/hello-mine": "upstream-owner/hello" } });
+  const source = "https://github.com/upstream-owner/hello";
+  const craftWith = async (name: string, env: Record<string, string>) => {
+    const s = await connect({ ...t.env, ...env });
+    try {
+      const r = await s.call("craft_tool", { instructions: "upper case", source, rev: "v0.1.0", name, modify: "never", wait_seconds: 240 });
+      assert.equal(r.structured.status, "ready", textOf(r));
+      const gone = await s.call("dispose_tool", { name });
+      assert.equal(gone.isError, undefined, textOf(gone));
+      return { ready: r.structured, removed: gone.structured.removed as string[] };
+    } finally {
+      await s.close();
+    }
+  };
+  try {
+    const refused = await craftWith("fork_refused", { GITHUB_TOKEN: "ghp_wrong_token_1111111111", GITHUB_API_URL: mine.url });
+    assert.match(refused.ready.message, /^ready; could not fork on GitHub \(.*401.*GITHUB_TOKEN was refused/);
+    assert.doesNotMatch(refused.ready.message, /ghp_wrong/);
+
+    const made = await craftWith("fork_made", { GITHUB_TOKEN: token, GITHUB_API_URL: mine.url });
+    assert.equal(made.ready.source.fork, "https://github.com/crafter/hello");
+    assert.deepEqual(mine.forks, ["crafter/hello"]);
+    assert.ok(made.removed.includes("fork https://github.com/crafter/hello"), made.removed.join("; "));
+    assert.deepEqual(mine.deleted, ["crafter/hello"]);
+
+    const kept = await craftWith("fork_kept", { GITHUB_TOKEN: token, GITHUB_API_URL: theirs.url });
+    assert.equal(kept.ready.source.fork, "https://github.com/owner-with-fork/hello-mine");
+    assert.match(kept.ready.message, /already had; dispose keeps it/);
+    assert.ok(!kept.removed.some((r) => /deleted|^fork https/.test(r)), kept.removed.join("; "));
+    assert.deepEqual(theirs.deleted, []);
+    assert.ok(await exists(users), "the user's fork is still there");
+  } finally {
+    await mine.close();
+    await theirs.close();
   }
 });

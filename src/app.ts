@@ -143,14 +143,20 @@ export class Flakebot extends EventEmitter<AppEvents> {
 
   async list(): Promise<Craft[]> {
     const { crafts } = await this.store.list();
-    return crafts.map((c) => this.services.overlay(this.jobs.get(c.name)?.craft ?? c));
+    return crafts.map((c) => this.view(this.jobs.get(c.name)?.craft ?? c));
+  }
+
+  /** A record as callers see it: its service's live state, the sandbox it really runs under. */
+  private view(craft: Craft): Craft {
+    const live = this.services.overlay(craft);
+    return live.status === "ready" ? { ...live, sandboxed: this.sandboxFor(live) } : live;
   }
 
   /** The live record of a tool or craft, or undefined. Throws on a corrupt manifest. */
   async get(name: string): Promise<Craft | undefined> {
     if (invalidName(name)) return undefined;
     const craft = this.jobs.get(name)?.craft ?? (await this.store.load(name));
-    return craft && this.services.overlay(craft);
+    return craft && this.view(craft);
   }
 
   async require(name: string): Promise<Craft> {

@@ -233,6 +233,7 @@ test("a hand-edited manifest that lowers the sandbox still runs sandboxed", { sk
   const r = await c.call("keep_b", { args: ["write", marker] });
   assert.equal(r.isError, undefined, textOf(r));
   assert.equal(await exists(marker), false, `the write was refused: ${r.structured.stdout}`);
+  assert.equal((await c.call("describe_tool", { name: "keep_b" })).structured.sandboxed, true, "and says so");
 });
 
 test("a manifest pointing at another binary, or a changed binary, is quarantined with a message saying what to do", async () => {

@@ -3,7 +3,9 @@
 // environment without secrets, a timeout for a stuck remote, and the craft's AbortSignal.
 import { rm } from "node:fs/promises";
 import { simpleGit, type SimpleGit } from "simple-git";
-import { toolchainEnv } from "../exec/env.js";
+import { gitEnv } from "../exec/env.js";
+
+export { gitEnv };
 
 const IDENTITY = ["user.name=Flakebot", "user.email=flakebot@localhost", "commit.gpgsign=false", "advice.detachedHead=false"];
 
@@ -23,15 +25,6 @@ export function git(dir: string, signal?: AbortSignal, timeoutMs = 300_000): Sim
       allowUnsafeCredentialHelper: true,
     },
   }).env(gitEnv());
-}
-
-/** What git needs of the operator's environment: its configuration, proxies, ssh, TLS. */
-const GIT_PASSTHROUGH = /^(PATH|HOME|LANG|LC_\w+|TZ|XDG_CONFIG_HOME|GIT_CONFIG_GLOBAL|GIT_CONFIG_SYSTEM|GIT_CONFIG_NOSYSTEM|GIT_SSH_COMMAND|GIT_SSL_CAINFO|GIT_SSL_NO_VERIFY|SSH_AUTH_SOCK|SSL_CERT_FILE|SSL_CERT_DIR|https?_proxy|HTTPS?_PROXY|no_proxy|NO_PROXY|ALL_PROXY|all_proxy)$/;
-
-export function gitEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(toolchainEnv())) if (GIT_PASSTHROUGH.test(k)) env[k] = v;
-  return { ...env, GIT_TERMINAL_PROMPT: "0" };
 }
 
 /** True for the URL forms craft_tool accepts as git sources. */
@@ -86,5 +79,6 @@ export async function initRepo(dir: string, message: string): Promise<string> {
 
 /** The diff of the workspace against the commit it started from. */
 export async function diffSince(dir: string, base: string, stat = false): Promise<string> {
-  return git(dir).diff(stat ? ["--stat", base, "HEAD"] : [base, "HEAD"]);
+  // A textconv or external diff driver would run a program the workspace's config names.
+  return git(dir).diff(["--no-ext-diff", "--no-textconv", ...(stat ? ["--stat"] : []), base, "HEAD"]);
 }

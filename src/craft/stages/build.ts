@@ -2,7 +2,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { CraftError, type StageFn } from "../context.js";
-import { cargoBuild, cargoTest, type Diagnostic } from "../../backends/cargo/cargo.js";
+import { cargoBuild, cargoTest, readBuildOutput, type Diagnostic } from "../../backends/cargo/cargo.js";
 import { treeHash } from "../../sources/git.js";
 import { buildKey, cacheDir, lookupBuild, recordBuild } from "../../backends/cache.js";
 import type { Craft } from "../../model/craft.js";
@@ -64,7 +64,11 @@ export const cargoPackage: StageFn = async (ctx, craft) => {
   const dir = path.join(cacheDir(ctx.config.home, build.key), "bin");
   await fs.mkdir(dir, { recursive: true });
   const binary = path.join(dir, path.basename(build.binary));
-  await fs.copyFile(build.binary, binary);
+  // The build and its tests ran the crate's code, which may have swapped the binary for a link.
+  const data = await readBuildOutput(build.binary, ctx.paths.workspace).catch((err: Error) => {
+    throw new CraftError("package", `the built binary cannot be trusted: ${err.message}. Nothing was packaged`);
+  });
+  await fs.writeFile(binary, data, { mode: 0o755 });
   await fs.chmod(binary, 0o755);
   const packaged = { ...build, binary };
   await recordBuild(ctx.config.home, build.key, { build: packaged, tests: craft.tests });

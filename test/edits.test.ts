@@ -91,6 +91,33 @@ test("edits: build scripts that use the network and git or outside path dependen
   ]);
 });
 
+test("edits: the manifest check reads TOML as cargo does: literal strings, inline and target tables", async () => {
+  const { root, outside } = await crate();
+  const manifest = await fs.readFile(path.join(root, "Cargo.toml"), "utf8");
+  const cases: [string, RegExp][] = [
+    ["[dependencies]\nfoo = { git = 'https://example.invalid/foo' }\n", /git dependency \(foo from git\+https:\/\/example\.invalid\/foo\)/],
+    ["[dependencies.foo]\ngit = '''https://example.invalid/foo'''\n", /git dependency/],
+    ["[target.'cfg(unix)'.dependencies]\nfoo = { git = \"https://example.invalid/foo\", branch = 'x' }\n", /git dependency/],
+    ["[dependencies]\nbar = { path = '../outside' }\n", /path dependency outside the crate/],
+    ['[dependencies]\n"bar".path = "../outside"\n', /path dependency outside the crate/],
+  ];
+  for (const [toml, expected] of cases) {
+    const problems = await rejected(root, [{ path: "Cargo.toml", search: "[dependencies]\n", replace: toml }]);
+    assert.match(problems.join("\n"), expected, toml);
+    assert.equal(await fs.readFile(path.join(root, "Cargo.toml"), "utf8"), manifest, "a refused manifest is put back");
+  }
+  assert.deepEqual(await fs.readdir(outside), []);
+  // A build script named with a literal string is reviewed like build.rs.
+  const problems = await rejected(root, [
+    { path: "gen.rs", content: 'fn main() { std::net::TcpStream::connect("203.0.113.1:80").ok(); }' },
+    { path: "Cargo.toml", search: 'version = "0.1.0"\n', replace: "version = \"0.1.0\"\nbuild = 'gen.rs'\n" },
+  ]);
+  assert.match(problems.join("\n"), /build script "gen\.rs" would use the network/);
+  await assert.rejects(fs.access(path.join(root, "gen.rs")), "a refused new file is removed again");
+  const broken = await rejected(root, [{ path: "Cargo.toml", search: "[dependencies]\n", replace: "[dependencies\n" }]);
+  assert.match(broken.join("\n"), /cargo cannot read the edited Cargo\.toml/);
+});
+
 const RUST = `
 fn f() -> &'static str { "}" } // a brace in a string: {
 /* a comment with #[test] fn fake() { */

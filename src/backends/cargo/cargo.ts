@@ -53,12 +53,20 @@ export interface TestOutcome {
 export interface MetaTarget {
   name: string;
   kind: string[];
+  src_path?: string;
+}
+export interface MetaDependency {
+  name: string;
+  /** "registry+...", "git+...", or null for a path dependency. */
+  source?: string | null;
+  path?: string;
 }
 export interface MetaPackage {
   name: string;
   version: string;
   manifest_path: string;
   targets: MetaTarget[];
+  dependencies?: MetaDependency[];
 }
 export interface Metadata {
   packages: MetaPackage[];

@@ -72,7 +72,8 @@ export async function readRegularFile(dir: string, rel: string, maxBytes = 16 * 
  * beside it, which then replaces whatever was there (a link is replaced, never written through).
  */
 export async function writeFileNoFollow(dir: string, rel: string, data: string | Buffer, mode = 0o644): Promise<void> {
-  const full = await pathInside(dir, rel);
+  // The directory on the way must hold no link; the file itself may be one (it is replaced).
+  const full = path.join(await pathInside(dir, path.dirname(rel)), path.basename(rel));
   const st = await fs.lstat(full).catch(() => null);
   if (st?.isDirectory()) throw new UnsafePathError(`${rel} in ${dir} is a directory`);
   const tmp = path.join(path.dirname(full), `.${path.basename(full)}.flakebot-${process.pid}-${Date.now()}.tmp`);
@@ -86,13 +87,6 @@ export async function writeFileNoFollow(dir: string, rel: string, data: string |
     await fs.rm(tmp, { force: true });
     throw err;
   });
-}
-
-/** Removes `rel` under `dir` when it is anything but a regular file (a link, a directory...). */
-export async function removeUnlessRegular(dir: string, rel: string): Promise<void> {
-  const full = await pathInside(dir, rel);
-  const st = await fs.lstat(full).catch(() => null);
-  if (st && !st.isFile()) await fs.rm(full, { recursive: true, force: true });
 }
 
 export interface CopyReport {

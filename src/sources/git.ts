@@ -23,6 +23,12 @@ export function git(dir: string, signal?: AbortSignal, timeoutMs = 300_000): Sim
       allowUnsafeSshCommand: true,
       allowUnsafeAskPass: true,
       allowUnsafeCredentialHelper: true,
+      // These name settings gitEnv() itself pins to safe values (no monitor, no hooks, cat).
+      allowUnsafeFsMonitor: true,
+      allowUnsafeHooksPath: true,
+      allowUnsafePager: true,
+      allowUnsafeEditor: true,
+      allowUnsafeProtocolOverride: true,
     },
   }).env(gitEnv());
 }

@@ -11,7 +11,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { loadConfig } from "../config.js";
-import { findOnPath } from "./limits.js";
+import { findOnPath } from "./which.js";
 import { runProcess } from "./process.js";
 import { toolchainEnv } from "./env.js";
 
@@ -62,7 +62,7 @@ export function hostToolchain(): Promise<string | undefined> {
     const rustup = findOnPath("rustup");
     if (!rustup) return undefined;
     // From "/", where no project's toolchain file applies.
-    const r = await runProcess([rustup, "show", "active-toolchain"], { cwd: "/", env: toolchainEnv(), timeoutMs: 30_000 });
+    const r = await runProcess([rustup, "show", "active-toolchain"], { kind: "probe", cwd: "/", env: toolchainEnv(), timeoutMs: 30_000 });
     return r.exitCode === 0 ? r.stdout.trim().split(/\s+/)[0] || undefined : undefined;
   })();
   return activeToolchain;

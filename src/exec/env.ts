@@ -42,30 +42,9 @@ export function redactSecrets(text: string): string {
 /** What git needs of the operator's environment: its configuration, proxies, ssh, TLS. */
 const GIT_PASSTHROUGH = /^(PATH|HOME|LANG|LC_\w+|TZ|XDG_CONFIG_HOME|GIT_CONFIG_GLOBAL|GIT_CONFIG_SYSTEM|GIT_CONFIG_NOSYSTEM|GIT_SSH_COMMAND|GIT_SSL_CAINFO|GIT_SSL_NO_VERIFY|SSH_AUTH_SOCK|SSL_CERT_FILE|SSL_CERT_DIR|https?_proxy|HTTPS?_PROXY|no_proxy|NO_PROXY|ALL_PROXY|all_proxy)$/;
 
-/**
- * Settings that outrank any repository's own .git/config (git reads GIT_CONFIG_KEY_n like
- * `-c`): nothing a source or a build script wrote there may run a program when the server
- * runs git. Diff drivers cannot be switched off here: diffs pass --no-ext-diff --no-textconv.
- */
-export const GIT_SAFE_CONFIG: [string, string][] = [
-  ["core.fsmonitor", "false"],
-  ["core.hooksPath", "/dev/null"],
-  ["core.pager", "cat"],
-  ["core.editor", "false"],
-  ["sequence.editor", "false"],
-  ["protocol.ext.allow", "never"],
-  ["gc.auto", "0"],
-  ["maintenance.auto", "false"],
-];
-
-/** The environment of every git the server runs. */
+/** git's environment: the operator's git settings without secrets, and never a prompt. */
 export function gitEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(toolchainEnv())) if (GIT_PASSTHROUGH.test(k)) env[k] = v;
-  const config: Record<string, string> = { GIT_CONFIG_COUNT: String(GIT_SAFE_CONFIG.length) };
-  GIT_SAFE_CONFIG.forEach(([key, value], i) => {
-    config[`GIT_CONFIG_KEY_${i}`] = key;
-    config[`GIT_CONFIG_VALUE_${i}`] = value;
-  });
-  return { ...env, GIT_TERMINAL_PROMPT: "0", ...config };
+  return { ...env, GIT_TERMINAL_PROMPT: "0" };
 }

@@ -3,6 +3,8 @@
 import path from "node:path";
 import { existsSync } from "node:fs";
 import { runProcess, type RunResult } from "../../exec/process.js";
+import os from "node:os";
+import { toolchainEnv } from "../../exec/env.js";
 import { cargoEnv, cargoPlaces, resolverDirs } from "../../exec/cargo-policy.js";
 import { readRegularFile, UnsafePathError } from "../../exec/safe-fs.js";
 import { sandboxBuildArgv } from "../../exec/sandbox.js";
@@ -100,6 +102,7 @@ async function cargo(args: string[], run: CargoRun, opts: { network?: boolean } 
       })
     : cargoArgv;
   return runProcess(argv, {
+    kind: "cargo",
     cwd: places.cwd,
     env,
     signal: run.signal,
@@ -130,6 +133,12 @@ function failureText(r: RunResult): string {
   if (r.aborted) return "cancelled";
   if (r.timedOut) return "timed out";
   return tail(r.stderr || r.stdout);
+}
+
+/** `cargo --version` ("cargo 1.95.0 (...)"), or undefined when cargo does not run. */
+export async function cargoVersion(signal?: AbortSignal, env: Record<string, string> = toolchainEnv()): Promise<string | undefined> {
+  const r = await runProcess(["cargo", "--version"], { kind: "probe", cwd: os.tmpdir(), env, signal, timeoutMs: 15_000, maxOutputBytes: 64 * 1024 });
+  return r.exitCode === 0 ? r.stdout.trim() : undefined;
 }
 
 /** `cargo metadata --no-deps`: the packages and targets of the workspace at `dir`. */

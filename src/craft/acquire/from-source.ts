@@ -5,7 +5,7 @@ import path from "node:path";
 import { type StageContext, type StageFn } from "../context.js";
 import { CraftError } from "../../model/errors.js";
 import type { Craft, SourceInfo, TargetInfo } from "../../model/craft.js";
-import { cloneRepo, git, headCommit, initRepo, isGitUrl, treeHash } from "../../sources/git.js";
+import { cloneRepo, headCommit, initRepo, isGitUrl, runGit, treeHash } from "../../sources/git.js";
 import { copyTreeNoLinks } from "../../exec/safe-fs.js";
 import { cargoMetadata, hasLockfile, selectTarget } from "../../backends/cargo/cargo.js";
 
@@ -18,7 +18,7 @@ function notCopied(rel: string): boolean {
 
 async function isGitRepo(dir: string): Promise<boolean> {
   try {
-    return (await git(dir).revparse(["--show-toplevel"])).trim() === (await fs.realpath(dir));
+    return (await runGit(dir, ["rev-parse", "--show-toplevel"])).trim() === (await fs.realpath(dir));
   } catch {
     return false;
   }
@@ -82,7 +82,7 @@ export async function locateTarget(ctx: StageContext, craft: Craft): Promise<Tar
     throw new CraftError("acquire", `the source has no Cargo.toml at its root: it is not a cargo project`);
   }
   try {
-    const meta = await cargoMetadata({ cwd: ws, signal: ctx.signal, sandbox: ctx.sandboxBuilds });
+    const meta = await cargoMetadata({ cwd: ws, signal: ctx.signal, sandbox: ctx.sandboxed });
     return selectTarget(meta, ws, { package: ctx.request.package ?? craft.crate?.name, bin: ctx.request.bin }, hasLockfile(ws));
   } catch (err) {
     throw new CraftError("acquire", (err as Error).message);
@@ -95,7 +95,7 @@ export async function locateTarget(ctx: StageContext, craft: Craft): Promise<Tar
  */
 export async function startBranch(ctx: StageContext, name: string): Promise<void> {
   await fs.appendFile(path.join(ctx.paths.workspace, ".git", "info", "exclude"), "\n/target/\n/result\n");
-  await git(ctx.paths.workspace).checkout(["-B", `flakebot/${name}`]);
+  await runGit(ctx.paths.workspace, ["checkout", "--quiet", "-B", `flakebot/${name}`]);
 }
 
 export const acquireSource: StageFn = async (ctx, craft) => {

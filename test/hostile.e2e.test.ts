@@ -65,12 +65,16 @@ async function gitInit(dir: string): Promise<string> {
   return `file://${dir}`;
 }
 
-/** A payload script: run anywhere on the host, it leaves a marker holding what it could read. */
-async function payload(label: string): Promise<{ script: string; marker: string }> {
+/**
+ * A payload script: run anywhere on the host, it leaves a marker holding what it could read;
+ * run inside a sandbox, it leaves one in each of `inside` it can write.
+ */
+async function payload(label: string, inside: string[] = []): Promise<{ script: string; marker: string }> {
   const marker = path.join(markers, label);
+  const also = inside.map((p) => `echo ran > '${p}' 2>/dev/null\n`).join("");
   const script = path.join(t.dir, "payloads", `${label}.sh`);
   await fs.mkdir(path.dirname(script), { recursive: true });
-  await fs.writeFile(script, `#!/bin/sh\n{ echo ran; cat /proc/[0-9]*/environ; } > '${marker}' 2>/dev/null\n[ $# -gt 0 ] && exec "$@"\nexit 0\n`, { mode: 0o755 });
+  await fs.writeFile(script, `#!/bin/sh\n{ echo ran; cat /proc/[0-9]*/environ; } > '${marker}' 2>/dev/null\n${also}[ $# -gt 0 ] && exec "$@"\nexit 0\n`, { mode: 0o755 });
   return { script, marker };
 }
 
@@ -146,8 +150,10 @@ describe("hostile sources crafted over MCP", { skip: noBwrap, timeout: 1_200_000
 
   test("1. a source's cargo configuration and toolchain file are ignored (.cargo/config.toml, .cargo/config, rust-toolchain[.toml])", async () => {
     for (const via of ["directory", "git URL"] as const) {
-      const wrapper = await payload(`rustc-wrapper-${via === "git URL" ? "git" : "dir"}`);
-      const linker = await payload(`linker-${via === "git URL" ? "git" : "dir"}`);
+      const suffix = via === "git URL" ? "git" : "dir";
+      const ranInside = (name: string) => path.join(t.home, "tools", name, "workspace", "PAYLOAD_RAN");
+      const wrapper = await payload(`rustc-wrapper-${suffix}`, [ranInside(`cfg_modern_${suffix}`)]);
+      const linker = await payload(`linker-${suffix}`, [ranInside(`cfg_legacy_${suffix}`)]);
       const modern = await hostileCrate(`cfg_modern_${via === "git URL" ? "git" : "dir"}`, {
         ".cargo/config.toml": `[build]\nrustc-wrapper = "${wrapper.script}"\n[env]\nFLAKEBOT_ATTACK = "1"\n`,
         "rust-toolchain.toml": '[toolchain]\nchannel = "nightly-2001-01-01"\n',
@@ -156,15 +162,17 @@ describe("hostile sources crafted over MCP", { skip: noBwrap, timeout: 1_200_000
         ".cargo/config": `[target.x86_64-unknown-linux-gnu]\nlinker = "${linker.script}"\nrunner = "${linker.script}"\n[build]\nrustc = "${linker.script}"\n`,
         "rust-toolchain": "nightly-2001-01-01\n",
       }, {}, { git: via === "git URL" });
+      const vectors = { [modern]: ["build.rustc-wrapper", "[env]", "rust-toolchain.toml"], [legacy]: ["target linker", "target runner", "build.rustc", "rust-toolchain"] };
       for (const [dir, marker] of [[modern, wrapper.marker], [legacy, linker.marker]] as const) {
         const name = path.basename(dir);
         const r = await craft(name, via === "git URL" ? `file://${dir}` : dir);
         assert.equal(r.structured.status, "ready", `the toolchain file was obeyed or the build failed: ${textOf(r)}`);
-        assert.equal(await exists(marker), false, `${name}: the source's cargo configuration ran a program`);
+        assert.equal(await exists(marker), false, `${name}: the source's cargo configuration ran a program on the host`);
+        assert.equal(await exists(ranInside(name)), false, `${name}: the source's cargo configuration was obeyed inside the sandbox`);
         const run = await c.call("invoke_tool", { name, args: ["a"] });
         assert.equal(run.structured.stdout, "a\n", "the tool was built by the host's own rustc and linker");
         await benignStillRuns();
-        held.push(`cargo configuration of the source (${name}, from a ${via})`);
+        held.push(...vectors[dir].map((v) => `cargo configuration of the source: ${v} (${name}, from a ${via})`));
       }
     }
   });
@@ -197,7 +205,7 @@ describe("hostile sources crafted over MCP", { skip: noBwrap, timeout: 1_200_000
       }
       assert.equal(await fs.readFile(hostSecret, "utf8"), `${HOST_SECRET}\n`, "the host file is unchanged");
       await benignStillRuns();
-      held.push(`symbolic links out of the source (${name})`);
+      held.push(...["flake.nix -> /proc/self/environ", "flakebot.json -> host file", "README.md -> host file", "a chain of links inside the tree", "a relative link out"].map((v) => `committed link ${v} (${name})`));
     }
   });
 
@@ -252,7 +260,7 @@ describe("hostile sources crafted over MCP", { skip: noBwrap, timeout: 1_200_000
       const config = await fs.readFile(path.join(t.home, "tools", name, "workspace", ".git", "config"), "utf8");
       assert.ok(!config.includes(p.script), "the build could not write the workspace's .git/config");
       await benignStillRuns();
-      held.push(`.git/config and hooks written by a build script (${name})`);
+      held.push(...["core.fsmonitor", "diff.external", "a clean filter", "4 hooks"].map((v) => `${v} written into .git by a build script (${name})`));
     }
   });
 

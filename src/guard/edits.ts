@@ -7,7 +7,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { inside } from "../state/paths.js";
-import { manifestFacts, manifestProblems, newBuildScripts, type ManifestFacts } from "./manifest.js";
+import { manifestFacts, manifestProblems, newBuildScripts, type ManifestFacts, type ReadManifests } from "./manifest.js";
 
 export const EditSchema = z.union([
   z.strictObject({
@@ -128,7 +128,7 @@ export interface AppliedEdits {
  * Checks every edit, then writes them all; throws EditRejected (and writes nothing) when
  * any is refused.
  */
-export async function applyEdits(root: string, edits: Edit[], opts: { sandbox?: boolean; signal?: AbortSignal } = {}): Promise<AppliedEdits> {
+export async function applyEdits(root: string, edits: Edit[], readManifests: ReadManifests): Promise<AppliedEdits> {
   const problems: string[] = [];
   const next = new Map<string, { full: string; before: string | null; text: string }>();
   for (const edit of edits) {
@@ -176,14 +176,14 @@ export async function applyEdits(root: string, edits: Edit[], opts: { sandbox?: 
   const changed = [...next.entries()].filter(([, e]) => e.before !== e.text);
   const manifestChanged = changed.some(([rel]) => path.posix.basename(rel) === "Cargo.toml");
   const noFacts: ManifestFacts = { gitDependencies: [], pathDependencies: [], buildScripts: [] };
-  const factsBefore = manifestChanged ? await manifestFacts(root, opts).catch(() => noFacts) : noFacts;
+  const factsBefore = manifestChanged ? await manifestFacts(root, readManifests).catch(() => noFacts) : noFacts;
   for (const [, entry] of changed) {
     await fs.mkdir(path.dirname(entry.full), { recursive: true });
     await fs.writeFile(entry.full, entry.text);
   }
   const buildScripts = new Set([...next.keys()].filter((rel) => path.posix.basename(rel) === "build.rs"));
   if (manifestChanged) {
-    await manifestFacts(root, opts).then(
+    await manifestFacts(root, readManifests).then(
       (factsAfter) => {
         problems.push(...manifestProblems(root, factsBefore, factsAfter));
         for (const script of newBuildScripts(factsBefore, factsAfter)) buildScripts.add(script);

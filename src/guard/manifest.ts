@@ -1,8 +1,18 @@
 // What the crate's manifests say about where code comes from, as cargo itself reads them
-// (`cargo metadata --no-deps`): TOML in every spelling (literal strings, inline tables,
-// dotted keys, target tables), so an edit cannot hide a git dependency from the guard.
+// (`cargo metadata --no-deps`, given by the caller): TOML in every spelling (literal strings,
+// inline tables, dotted keys, target tables), so an edit cannot hide a git dependency.
 import path from "node:path";
-import { cargoMetadata } from "../backends/cargo/cargo.js";
+
+/** The part of `cargo metadata --format-version 1 --no-deps` the guard reads. */
+export interface ManifestMetadata {
+  packages: {
+    dependencies?: { name: string; source?: string | null; path?: string }[];
+    targets: { kind: string[]; src_path?: string }[];
+  }[];
+}
+
+/** Reads the crate's manifests as cargo does (cargoMetadata, sandboxed). */
+export type ReadManifests = (root: string) => Promise<ManifestMetadata>;
 
 export interface ManifestFacts {
   /** "name from git+url" for every git dependency. */
@@ -13,8 +23,8 @@ export interface ManifestFacts {
   buildScripts: string[];
 }
 
-export async function manifestFacts(root: string, opts: { sandbox?: boolean; signal?: AbortSignal } = {}): Promise<ManifestFacts> {
-  const meta = await cargoMetadata({ cwd: root, sandbox: opts.sandbox, signal: opts.signal, timeoutMs: 120_000 });
+export async function manifestFacts(root: string, read: ReadManifests): Promise<ManifestFacts> {
+  const meta = await read(root);
   const facts: ManifestFacts = { gitDependencies: [], pathDependencies: [], buildScripts: [] };
   for (const pkg of meta.packages) {
     for (const dep of pkg.dependencies ?? []) {

@@ -103,7 +103,9 @@ async function cargo(args: string[], run: CargoRun, opts: { network?: boolean } 
     : cargoArgv;
   return runProcess(argv, {
     kind: "cargo",
-    cwd: places.cwd,
+    // bwrap itself starts in the crate (crash recovery finds a craft's processes by their
+    // working directory); cargo, inside or not, starts in the empty directory.
+    cwd: run.sandbox ? crateDir : places.cwd,
     env,
     signal: run.signal,
     timeoutMs: run.timeoutMs ?? HOUR,

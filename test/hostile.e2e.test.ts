@@ -177,6 +177,25 @@ describe("hostile sources crafted over MCP", { skip: noBwrap, timeout: 1_200_000
     }
   });
 
+  test("1b. without the sandbox too (FLAKEBOT_SANDBOX=off), a source's cargo configuration runs nothing", async () => {
+    const p = await payload("rustc-wrapper-unsandboxed");
+    const dir = await hostileCrate("cfg_nosandbox", {
+      ".cargo/config.toml": `[build]\nrustc-wrapper = "${p.script}"\n[target.x86_64-unknown-linux-gnu]\nlinker = "${p.script}"\n`,
+      "rust-toolchain.toml": '[toolchain]\nchannel = "nightly-2001-01-01"\n',
+    });
+    const plain = await connect({ ...t.env, FLAKEBOT_SANDBOX: "off", FLAKEBOT_HOME: path.join(t.dir, "home-unsandboxed") });
+    try {
+      const r = await plain.call("craft_tool", { instructions: "print the arguments", source: dir, name: "cfg_nosandbox", modify: "never", wait_seconds: 600 });
+      seen.push(JSON.stringify(r), plain.stderr());
+      assert.equal(r.structured.status, "ready", textOf(r));
+      assert.equal(r.structured.sandboxed, false);
+      assert.equal(await exists(p.marker), false, "the source's cargo configuration ran a program on the host");
+    } finally {
+      await plain.close();
+    }
+    held.push(...["build.rustc-wrapper", "target linker", "rust-toolchain.toml"].map((v) => `cargo configuration of the source without the sandbox: ${v}`));
+  });
+
   test("2. committed symbolic links are never followed: not into resources, not out of the copy", async () => {
     for (const via of ["directory", "git URL"] as const) {
       const name = `links_${via === "git URL" ? "git" : "dir"}`;

@@ -3,7 +3,6 @@
 // nothing of MCP: the server listens to its events ("ready", "removed", "update").
 import { EventEmitter } from "node:events";
 import fs from "node:fs/promises";
-import path from "node:path";
 import { diffSince } from "./sources/git.js";
 import type { Config } from "./config.js";
 import { log } from "./log.js";
@@ -23,6 +22,7 @@ import { ArgumentsTooLong, invokeBinary, type InvokeInput, type InvokeOutput } f
 import { findBwrap, rootsAccess, sandboxEnabled } from "./exec/sandbox.js";
 import { killAllChildren } from "./exec/process.js";
 import { alive, killProcessesUnder, selfRef } from "./exec/procs.js";
+import { readRegularFile, UnsafePathError } from "./exec/safe-fs.js";
 import type { LlmProvider } from "./llm/provider.js";
 import { selectBackend } from "./backends/select.js";
 import { disposers } from "./dispose.js";
@@ -369,9 +369,14 @@ ${reason}` : reason;
           throw new UserError(`the diff of "${name}" is not available: ${(err as Error).message}`);
         });
       case "flake.nix":
-        return fs.readFile(path.join(paths.workspace, "flake.nix"), "utf8").catch(() => {
-          throw new UserError(`"${name}" has no flake.nix (it was built with ${craft.build?.backend ?? "no"} backend)`);
-        });
+        // Only flake.nix as a regular file of the workspace: a source may have made it a link.
+        return readRegularFile(paths.workspace, "flake.nix", 1024 * 1024).then(
+          (buf) => buf.toString("utf8"),
+          (err) => {
+            if (err instanceof UnsafePathError) throw new UserError(`the flake.nix of "${name}" is not shown: ${err.message}`);
+            throw new UserError(`"${name}" has no flake.nix (it was built with ${craft.build?.backend ?? "no"} backend)`);
+          },
+        );
     }
   }
 

@@ -6,6 +6,11 @@ import path from "node:path";
 import { applyEdits, EditRejected, readWorkspaceFile } from "../src/guard/edits.js";
 import { blankRust, compareTests, scanTests, testsInSource } from "../src/guard/tests.js";
 import { tempDir } from "./helpers/offline.js";
+import { cargoMetadata } from "../src/backends/cargo/cargo.js";
+import type { ReadManifests } from "../src/guard/manifest.js";
+
+/** The manifests as cargo reads them, as the modify stage gives them to the guard. */
+const cargo: ReadManifests = (root) => cargoMetadata({ cwd: root });
 
 async function crate(): Promise<{ root: string; outside: string }> {
   const dir = await tempDir("flakebot-edits-");
@@ -21,7 +26,7 @@ async function crate(): Promise<{ root: string; outside: string }> {
 
 async function rejected(root: string, edits: Parameters<typeof applyEdits>[1]): Promise<string[]> {
   try {
-    await applyEdits(root, edits);
+    await applyEdits(root, edits, cargo);
   } catch (err) {
     if (err instanceof EditRejected) return err.problems;
     throw err;
@@ -35,7 +40,7 @@ test("edits: search/replace and new files are applied inside the crate", async (
     { path: "src/main.rs", search: "fn main() {\n", replace: "fn main() {\n    hello();\n" },
     { path: "src/main.rs", search: "}\n", replace: "}\n\nfn hello() {}\n" },
     { path: "src/extra/mod.rs", content: "pub fn x() {}\n" },
-  ]);
+  ], cargo);
   assert.deepEqual(r.changed, ["src/main.rs", "src/extra/mod.rs"]);
   assert.match(await fs.readFile(path.join(root, "src/main.rs"), "utf8"), /hello\(\);[\s\S]*fn hello\(\) \{\}/);
   assert.equal(await fs.readFile(path.join(root, "src/extra/mod.rs"), "utf8"), "pub fn x() {}\n");
@@ -88,7 +93,34 @@ test("edits: build scripts that use the network and git or outside path dependen
   await applyEdits(root, [
     { path: "build.rs", content: 'fn main() { println!("cargo:rerun-if-changed=build.rs"); }' },
     { path: "Cargo.toml", search: "[dependencies]\n", replace: '[dependencies]\nmemchr = "2"\n' },
+  ], cargo);
+});
+
+test("edits: the manifest check reads TOML as cargo does: literal strings, inline and target tables", async () => {
+  const { root, outside } = await crate();
+  const manifest = await fs.readFile(path.join(root, "Cargo.toml"), "utf8");
+  const cases: [string, RegExp][] = [
+    ["[dependencies]\nfoo = { git = 'https://example.invalid/foo' }\n", /git dependency \(foo from git\+https:\/\/example\.invalid\/foo\)/],
+    ["[dependencies.foo]\ngit = '''https://example.invalid/foo'''\n", /git dependency/],
+    ["[target.'cfg(unix)'.dependencies]\nfoo = { git = \"https://example.invalid/foo\", branch = 'x' }\n", /git dependency/],
+    ["[dependencies]\nbar = { path = '../outside' }\n", /path dependency outside the crate/],
+    ['[dependencies]\n"bar".path = "../outside"\n', /path dependency outside the crate/],
+  ];
+  for (const [toml, expected] of cases) {
+    const problems = await rejected(root, [{ path: "Cargo.toml", search: "[dependencies]\n", replace: toml }]);
+    assert.match(problems.join("\n"), expected, toml);
+    assert.equal(await fs.readFile(path.join(root, "Cargo.toml"), "utf8"), manifest, "a refused manifest is put back");
+  }
+  assert.deepEqual(await fs.readdir(outside), []);
+  // A build script named with a literal string is reviewed like build.rs.
+  const problems = await rejected(root, [
+    { path: "gen.rs", content: 'fn main() { std::net::TcpStream::connect("203.0.113.1:80").ok(); }' },
+    { path: "Cargo.toml", search: 'version = "0.1.0"\n', replace: "version = \"0.1.0\"\nbuild = 'gen.rs'\n" },
   ]);
+  assert.match(problems.join("\n"), /build script "gen\.rs" would use the network/);
+  await assert.rejects(fs.access(path.join(root, "gen.rs")), "a refused new file is removed again");
+  const broken = await rejected(root, [{ path: "Cargo.toml", search: "[dependencies]\n", replace: "[dependencies\n" }]);
+  assert.match(broken.join("\n"), /cargo cannot read the edited Cargo\.toml/);
 });
 
 const RUST = `

@@ -5,6 +5,8 @@ import { existsSync } from "node:fs";
 import { runProcess, type RunResult } from "../../exec/process.js";
 import os from "node:os";
 import { toolchainEnv } from "../../exec/env.js";
+import { cargoEnv, cargoPlaces, resolverDirs } from "../../exec/cargo-policy.js";
+import { readRegularFile, UnsafePathError } from "../../exec/safe-fs.js";
 import { sandboxBuildArgv } from "../../exec/sandbox.js";
 import type { TargetInfo } from "../../model/craft.js";
 
@@ -12,8 +14,8 @@ export interface CargoRun {
   /** The workspace root (the repository). */
   cwd: string;
   /**
-   * Build and test the untrusted code (build.rs, proc macros, tests) under bubblewrap with no
-   * network: dependencies are fetched first, outside, then everything runs --offline.
+   * Run cargo under bubblewrap: build and test (build.rs, proc macros, tests) with no network
+   * and --offline; dependencies are fetched first, in a sandbox with the network.
    */
   sandbox?: boolean;
   signal?: AbortSignal;
@@ -57,12 +59,20 @@ export interface TestOutcome {
 export interface MetaTarget {
   name: string;
   kind: string[];
+  src_path?: string;
+}
+export interface MetaDependency {
+  name: string;
+  /** "registry+...", "git+...", or null for a path dependency. */
+  source?: string | null;
+  path?: string;
 }
 export interface MetaPackage {
   name: string;
   version: string;
   manifest_path: string;
   targets: MetaTarget[];
+  dependencies?: MetaDependency[];
 }
 export interface Metadata {
   packages: MetaPackage[];
@@ -72,28 +82,54 @@ export interface Metadata {
 
 const HOUR = 3_600_000;
 
-const RUNS_CRATE_CODE = new Set(["build", "test"]);
-
-function cargo(args: string[], run: CargoRun): Promise<RunResult> {
-  const env = toolchainEnv({ CARGO_TERM_COLOR: "never", CARGO_TERM_PROGRESS_WHEN: "never", ...run.env });
-  const argv =
-    run.sandbox && RUNS_CRATE_CODE.has(args[0])
-      ? sandboxBuildArgv(["cargo", ...args, "--offline"], {
-          workspace: run.cwd,
-          cargoHome: env.CARGO_HOME ?? path.join(os.homedir(), ".cargo"),
-          targetDir: env.CARGO_TARGET_DIR,
-          writable: run.writable,
-        })
-      : ["cargo", ...args];
+/**
+ * Runs cargo on the crate at `run.cwd` the way cargo-policy.ts says (from an empty directory
+ * with --manifest-path, Flakebot's CARGO_HOME, the host's toolchain). Sandboxed, it has no
+ * network unless `network` (fetching dependencies, which runs no crate code).
+ */
+async function cargo(args: string[], run: CargoRun, opts: { network?: boolean } = {}): Promise<RunResult> {
+  const places = await cargoPlaces();
+  const env = await cargoEnv(places, { CARGO_TERM_COLOR: "never", CARGO_TERM_PROGRESS_WHEN: "never", ...run.env });
+  const crateDir = path.resolve(run.cwd);
+  if (env.CARGO_TARGET_DIR) env.CARGO_TARGET_DIR = path.resolve(crateDir, env.CARGO_TARGET_DIR);
+  const offline = run.sandbox && !opts.network && !args.includes("--offline") ? ["--offline"] : [];
+  const cargoArgv = ["cargo", args[0], "--manifest-path", path.join(crateDir, "Cargo.toml"), ...offline, ...args.slice(1)];
+  const argv = run.sandbox
+    ? sandboxBuildArgv(cargoArgv, {
+        workspace: crateDir,
+        cargoHome: places.cargoHome,
+        targetDir: env.CARGO_TARGET_DIR,
+        cwd: places.cwd,
+        hide: [places.stateHome],
+        network: opts.network ? "host" : "none",
+        readOnly: opts.network ? resolverDirs() : [],
+        writable: run.writable,
+      })
+    : cargoArgv;
   return runProcess(argv, {
     kind: "cargo",
-    cwd: run.cwd,
+    // bwrap itself starts in the crate (crash recovery finds a craft's processes by their
+    // working directory); cargo, inside or not, starts in the empty directory.
+    cwd: run.sandbox ? crateDir : places.cwd,
     env,
     signal: run.signal,
     timeoutMs: run.timeoutMs ?? HOUR,
     maxOutputBytes: 8 * 1024 * 1024,
     onLine: run.onLine && ((line) => run.onLine!(line)),
   });
+}
+
+/**
+ * The content of a binary cargo built, read only when it is a regular file reached without
+ * a link from the workspace (or from the operator's CARGO_TARGET_DIR when it is outside).
+ */
+export async function readBuildOutput(binary: string, workspace: string): Promise<Buffer> {
+  const ws = path.resolve(workspace);
+  const targetDir = process.env.CARGO_TARGET_DIR ? path.resolve(ws, process.env.CARGO_TARGET_DIR) : undefined;
+  const inDir = (dir: string) => binary.startsWith(dir + path.sep);
+  const root = inDir(ws) ? ws : targetDir && inDir(targetDir) ? targetDir : undefined;
+  if (!root) throw new UnsafePathError(`${binary} is outside the workspace and its target directory`);
+  return readRegularFile(root, path.relative(root, binary), 2 ** 31 - 1);
 }
 
 function tail(text: string, lines = 40): string {
@@ -212,16 +248,16 @@ const LOCK_TROUBLE = /lock file|Cargo\.lock|checksum for|failed to select a vers
 export async function generateLockfile(run: CargoRun): Promise<void> {
   const offline = await cargo(["generate-lockfile", "--offline"], run);
   if (offline.exitCode === 0) return;
-  const online = await cargo(["generate-lockfile"], run);
+  const online = await cargo(["generate-lockfile"], run, { network: true });
   if (online.exitCode !== 0) throw new Error(`cargo generate-lockfile failed: ${failureText(online)}`);
 }
 
 /**
  * Before a sandboxed build: make sure there is a lock file and that every dependency is
- * downloaded, outside the sandbox (no crate code runs in `cargo fetch`).
+ * downloaded, in a sandbox that has the network and nothing else of the host.
  */
 async function fetchDependencies(run: CargoRun): Promise<void> {
-  const fetch = (locked: boolean) => cargo(locked ? ["fetch", "--locked"] : ["fetch"], run);
+  const fetch = (locked: boolean) => cargo(locked ? ["fetch", "--locked"] : ["fetch"], run, { network: true });
   let r = await fetch(hasLockfile(run.cwd));
   if (r.exitCode !== 0 && !r.aborted && !r.timedOut && hasLockfile(run.cwd) && LOCK_TROUBLE.test(r.stderr)) {
     run.onLine?.(`Cargo.lock cannot be used as it is (${tail(r.stderr, 3)}); regenerating it`);

@@ -2,6 +2,7 @@
 // flake.lock and Cargo.lock committed on its branch), builds it with `nix build` into a GC
 // root under the tool's state directory, optionally pushes it to a binary cache, and
 // removes the root and the store path when the tool is disposed.
+import { readRegularFile } from "../../exec/safe-fs.js";
 import fs from "node:fs/promises";
 import { existsSync } from "node:fs";
 import os from "node:os";
@@ -166,8 +167,11 @@ export async function prepareFlake(opts: FlakeOptions): Promise<PreparedFlake> {
       throw new CraftError("package", `${err.message}\nThe flake needs a Cargo.lock: add one to the repository.`);
     });
   }
-  const cargoLock = await fs.readFile(cargoLockPath, "utf8");
-  const review = reviewLock(cargoLock);
+  const cargoLock = await readRegularFile(cargoRoot, "Cargo.lock").catch((err: Error) => {
+    throw new CraftError("package", `Cargo.lock cannot be read: ${err.message}`);
+  });
+  const lockText = cargoLock.toString("utf8");
+  const review = reviewLock(lockText);
   if (review.problems.length) throw new CraftError("package", irreproducibleLock(review.problems));
   let outputHashes: Record<string, string> = {};
   if (review.git.length) {
@@ -176,7 +180,7 @@ export async function prepareFlake(opts: FlakeOptions): Promise<PreparedFlake> {
       throw new CraftError("package", err.message);
     });
   }
-  const data = flakeData(target, { root, subdir }, cargoLock, { knownFailures: opts.knownFailures, outputHashes });
+  const data = flakeData(target, { root, subdir }, lockText, { knownFailures: opts.knownFailures, outputHashes });
   await writeFlakeFiles(workspace, data, opts.cache);
   // A lock from upstream's own flake would keep inputs and pins that are not ours.
   await fs.rm(path.join(workspace, LOCK_FILE), { force: true });

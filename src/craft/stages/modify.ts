@@ -213,7 +213,7 @@ export function createModify(options: ModifyOptions = {}): StageFn {
     const checkRound = async (answer: ModifyAnswer): Promise<RoundResult> => {
       if (answer.edits.length) {
         try {
-          await applyEdits(workspace, answer.edits);
+          await applyEdits(workspace, answer.edits, (root) => cargoMetadata({ ...run, cwd: root, timeoutMs: 120_000 }));
         } catch (err) {
           if (!(err instanceof EditRejected)) throw err;
           return { done: false, verdict: "rejected-edits", details: fenceJson("problems", err.problems), summary: `edits refused: ${err.problems.join("; ")}` };

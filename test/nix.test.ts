@@ -398,8 +398,8 @@ test("nixAvailable reports the installed version; without nix the stage says how
     const missing = await nixAvailable();
     assert.equal(missing.available, false);
     assert.match(missing.reason ?? "", /not on PATH.*install Nix.*FLAKEBOT_BACKEND=cargo/);
-    const { ctx } = context("no-nix");
-    await assert.rejects(nixPackage(ctx, craftRecord("no-nix", target("hello-upper", "0.1.0", "hello-upper"), ctx.request)), (err: unknown) => {
+    const { ctx } = context("no_nix");
+    await assert.rejects(nixPackage(ctx, craftRecord("no_nix", target("hello-upper", "0.1.0", "hello-upper"), ctx.request)), (err: unknown) => {
       assert.ok(err instanceof CraftError);
       assert.equal(err.stage, "package");
       assert.match(err.message, /install Nix/);

@@ -14,6 +14,7 @@ import { CraftError, type StageContext } from "./craft/context.js";
 import { craftPipeline, runCraft } from "./craft/run.js";
 import { invalidName, nameFromInstructions, toToolName } from "./model/names.js";
 import type { Craft, CraftRequest } from "./model/craft.js";
+import { readyMessage } from "./model/view.js";
 import { releaseBuild } from "./backends/cache.js";
 import { invokeBinary, type InvokeInput, type InvokeOutput } from "./exec/invoke.js";
 import { rootsAccess, sandboxEnabled } from "./exec/sandbox.js";
@@ -232,16 +233,14 @@ export class Flakebot extends EventEmitter<AppEvents> {
       sandboxBuilds: sandboxed,
     };
     const steps = craftPipeline({ ...backend, sandboxed, startService: request.kind === "service" ? startServiceStage(this.services) : undefined });
-    job.done = this.queue
-      .run(controller.signal, (ahead) => ctx.progress(`waiting for a build slot (${ahead} ahead)`), () =>
-        runCraft(ctx, craft, steps, {
-          save: async (c) => {
-            job.craft = c;
-            await this.store.save(c);
-          },
-          stageChanged: (c) => publish(c, c.message),
-        }),
-      )
+    ctx.buildSlot = (task) => this.queue.run(controller.signal, (ahead) => ctx.progress(`waiting for a build slot (${ahead} ahead)`), task);
+    job.done = runCraft(ctx, craft, steps, {
+      save: async (c) => {
+        job.craft = c;
+        await this.store.save(c);
+      },
+      stageChanged: (c) => publish(c, c.message),
+    })
       .then(
         (done) => this.finishReady(job, done),
         (err) => this.finishFailed(job, err),
@@ -261,7 +260,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
       status: "ready",
       stage: "register",
       owner_pid: undefined,
-      message: craft.build?.cached ? "ready (an identical earlier build was reused)" : "ready",
+      message: readyMessage(craft),
       updated_at: new Date().toISOString(),
     };
     job.craft = ready;

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { applyEdits, EditRejected, readWorkspaceFile } from "../src/guard/edits.js";
-import { blankRust, compareTests, scanTests, testsInSource } from "../src/guard/tests.js";
+import { blankRust, scanTests, testCodeChanges, testCodeRefusal, testsInSource } from "../src/guard/tests.js";
 import { tempDir } from "./helpers/offline.js";
 
 async function crate(): Promise<{ root: string; outside: string }> {
@@ -115,33 +115,44 @@ mod tests {
 }
 `;
 
-test("test guard: reads test functions, ignores, and assertions past strings and comments", () => {
+test("test guard: reads test functions and their helpers, ignores, and assertions past strings and comments", () => {
   const blanked = blankRust(RUST);
   assert.equal(blanked.length, RUST.length);
   assert.ok(!blanked.includes("fake"));
   const tests = testsInSource("src/lib.rs", RUST);
   assert.deepEqual(
-    tests.map((t) => [t.name, t.ignored, t.asserts]),
+    tests.map((t) => [t.path, t.test, t.ignored, t.asserts]),
     [
-      ["one", false, 2],
-      ["slow", true, 1],
-      ["later", false, 1],
+      ["tests::one", true, false, 2],
+      ["tests::slow", true, true, 1],
+      ["tests::later", true, false, 1],
+      ["tests::helper", false, false, 0],
     ],
   );
+  assert.ok(!tests.some((t) => t.name === "f"), "code outside #[cfg(test)] is not test code");
 });
 
-test("test guard: deleting, renaming, ignoring or weakening a test is a violation; adding one is not", async () => {
+test("test guard: upstream test code is read-only: changing, deleting, renaming or ignoring a test or helper is named; adding one is not", async () => {
   const dir = await tempDir("flakebot-guard-");
   await fs.mkdir(path.join(dir, "src"));
   await fs.writeFile(path.join(dir, "src/lib.rs"), RUST);
   const before = await scanTests(dir);
-  const change = async (from: string, to: string) => {
+  const change = async (from: string, to: string, allow: string[] = []) => {
     await fs.writeFile(path.join(dir, "src/lib.rs"), RUST.replace(from, to));
-    return compareTests(before, await scanTests(dir));
+    return testCodeChanges(before, await scanTests(dir), allow);
   };
-  assert.deepEqual(await change("fn helper() {}", "#[test]\n    fn added() { assert!(true); }"), []);
-  assert.match((await change("fn one()", "fn one_renamed()")).join(), /src\/lib\.rs::one was deleted or renamed/);
-  assert.match((await change("    #[test]\n    fn one", "    #[test]\n    #[ignore]\n    fn one")).join(), /one was marked #\[ignore\]/);
-  assert.match((await change('assert_eq!(f(), "}");', "")).join(), /one lost assertions \(2 before, 1 now\)/);
-  assert.match((await change("#[tokio::test]", "#[tokio::test]\n    #[should_panic]")).join(), /later was marked #\[should_panic\]/);
+  const refused = async (from: string, to: string) => testCodeRefusal(await change(from, to)).join("\n");
+  assert.deepEqual(await change("    fn helper() {}", "    fn helper() {}\n    #[test]\n    fn added() { assert!(true); }"), []);
+  assert.deepEqual(await change('fn f() -> &\'static str { "}" }', 'fn f() -> &\'static str { "{" }'), [], "the program may change");
+  assert.deepEqual(await change("        let c = '{';", "        let c = '{'; "), [], "white space is not a change");
+  assert.match(await refused("fn one()", "fn one_renamed()"), /the upstream test src\/lib\.rs::tests::one was deleted, renamed or moved/);
+  assert.match(await refused("    #[test]\n    fn one", "    #[test]\n    #[ignore]\n    fn one"), /tests::one was marked #\[ignore\]/);
+  assert.match(await refused("    #[test]\n    fn one", "    #[test]\n    #[cfg(any())]\n    fn one"), /tests::one was changed/);
+  assert.match(await refused('assert_eq!(f(), "}");', "assert!(true);"), /tests::one was changed: upstream test code is read-only/);
+  assert.match(await refused('assert_eq!(f(), "}");', 'assert_eq!(f(), "{");'), /allow_test_changes \(\["tests::one"\]\)/, "an expected value changed");
+  assert.match(await refused("fn helper() {}", "fn helper() { return; }"), /the upstream test helper src\/lib\.rs::tests::helper was changed/);
+  const allowed = await change('assert_eq!(f(), "}");', 'assert_eq!(f(), "{");', ["one"]);
+  assert.equal(allowed.length, 1);
+  assert.equal(allowed[0].allowedBy, "one");
+  assert.deepEqual(testCodeRefusal(allowed), []);
 });

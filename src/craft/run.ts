@@ -1,7 +1,7 @@
 // The orchestrator: runs the stages in order over one Craft record, persisting it after
 // every stage and reporting each stage change. It owns nothing else: cancellation comes
 // in through ctx.signal, and what happens on ready or failure is the caller's.
-import type { StageContext, StageFn } from "./context.js";
+import { inBuildSlot, type StageContext, type StageFn } from "./context.js";
 import type { Craft, Stage } from "../model/craft.js";
 import { plan } from "./stages/plan.js";
 import { makeDiscover } from "./stages/discover.js";
@@ -20,6 +20,8 @@ export interface Step {
   /** The step runs only when this holds for the record so far. */
   when?: (craft: Craft) => boolean;
   message: string;
+  /** The step builds (cargo, nix): it runs in a build slot. */
+  builds?: boolean;
 }
 
 export interface PipelineOptions {
@@ -49,12 +51,13 @@ export function craftPipeline(opts: PipelineOptions): Step[] {
     { stage: "discover", run: discover, when: (c) => !c.request.source, message: "searching crates.io" },
     { stage: "acquire", run: acquire, message: "getting the source" },
     { stage: "modify", run: modify, when: (c) => wantsModify(c.request, c.plan), message: "changing the program, proving each change with cargo build and test" },
-    { stage: "build", run: buildStage(opts.backend), message: `building (${opts.backend} backend)` },
-    { stage: "test", run: testStage, when: notCached, message: "running the crate's tests" },
+    { stage: "build", run: buildStage(opts.backend), builds: true, message: `building (${opts.backend} backend)` },
+    { stage: "test", run: testStage, when: notCached, builds: true, message: "running the crate's tests" },
     {
       stage: "package",
       run: opts.backend === "nix" ? nixOrCargoPackage(opts.fallbackToCargo) : cargoPackage,
       when: notCached,
+      builds: true,
       message: opts.backend === "nix" ? "building the Nix flake" : "packaging the binary",
     },
     { stage: "verify", run: verifyStage(opts.sandboxed), message: "checking the packaged binary and its acceptance tests" },
@@ -84,7 +87,8 @@ export async function runCraft(ctx: StageContext, initial: Craft, steps: Step[],
     await update({ stage: step.stage, message: step.message });
     hooks.stageChanged(craft);
     ctx.log(`== ${step.stage}: ${step.message}`);
-    await update(await step.run(ctx, craft));
+    const current = craft;
+    await update(await (step.builds ? inBuildSlot(ctx, () => step.run(ctx, current)) : step.run(ctx, current)));
   }
   return craft;
 }

@@ -7,6 +7,7 @@ import os from "node:os";
 import { toolchainEnv } from "../../exec/env.js";
 import { sandboxBuildArgv } from "../../exec/sandbox.js";
 import type { TargetInfo } from "../../model/craft.js";
+import { countResults, parseTestRun, type TestRun } from "../../guard/test-report.js";
 
 export interface CargoRun {
   /** The workspace root (the repository). */
@@ -48,6 +49,8 @@ export interface TestOutcome {
   /** Compile errors in the tests themselves. */
   diagnostics: Diagnostic[];
   output: string;
+  /** What ran, per test target, with each test's result (for the change gate). */
+  run: TestRun;
 }
 
 export interface MetaTarget {
@@ -257,40 +260,40 @@ export async function cargoBuild(target: TargetInfo, run: CargoRun): Promise<Bui
   };
 }
 
-const RESULT_LINE = /^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored/;
-const FAILED_LINE = /^test (\S+) \.\.\. FAILED$/;
-
 /** `cargo test --release` of the package (release shares the build's compiled deps). */
 export async function cargoTest(target: TargetInfo, run: CargoRun): Promise<TestOutcome> {
   const args = ["test", "--release", "--no-fail-fast", ...selectArgs(target)];
-  const r = await cargo(hasLockfile(run.cwd) && (target.has_lockfile || run.sandbox) ? [...args, "--locked"] : args, run);
-  let passed = 0;
-  let failed = 0;
-  let ignored = 0;
-  const failures: string[] = [];
-  for (const line of r.stdout.split("\n")) {
-    const m = RESULT_LINE.exec(line.trim());
-    if (m) {
-      passed += Number(m[1]);
-      failed += Number(m[2]);
-      ignored += Number(m[3]);
-    }
-    const f = FAILED_LINE.exec(line.trim());
-    if (f) failures.push(f[1]);
-  }
+  // stdout and stderr in the order written: cargo names each target on stderr, libtest
+  // reports its tests on stdout.
+  const transcript: string[] = [];
+  const r = await cargo(hasLockfile(run.cwd) && (target.has_lockfile || run.sandbox) ? [...args, "--locked"] : args, {
+    ...run,
+    onLine: (line) => {
+      if (transcript.length < MAX_TRANSCRIPT_LINES) transcript.push(line);
+      run.onLine?.(line);
+    },
+  });
+  const parsed = parseTestRun(transcript.join("\n"));
+  const counts = countResults(parsed);
+  const failures = [...testFailures(parsed)];
   const compileErrors = r.stderr
     .split("\n")
     .filter((l) => l.startsWith("error"))
     .map((l) => ({ level: "error", message: l, rendered: l }));
   return {
-    ok: r.exitCode === 0 && failed === 0,
-    passed,
-    failed,
-    ignored,
+    ok: r.exitCode === 0 && counts.failed === 0,
+    ...counts,
     failures,
-    diagnostics: r.exitCode !== 0 && failed === 0 ? compileErrors : [],
+    diagnostics: r.exitCode !== 0 && counts.failed === 0 ? compileErrors : [],
     output: r.exitCode === 0 ? tail(r.stdout, 10) : tail(r.stdout + "\n" + r.stderr),
+    run: parsed,
   };
+}
+
+const MAX_TRANSCRIPT_LINES = 200_000;
+
+function* testFailures(run: TestRun): Iterable<string> {
+  for (const t of run.targets) for (const [name, result] of t.tests) if (result === "failed") yield name;
 }
 
 function stripAnsi(text: string): string {

@@ -9,7 +9,8 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { CraftError, inBuildSlot, type StageContext, type StageFn } from "../context.js";
+import { inBuildSlot, type StageContext, type StageFn } from "../context.js";
+import { CraftError } from "../../model/errors.js";
 import type { Craft, TargetInfo, TestBaseline } from "../../model/craft.js";
 import type { ModifyReport, Plan } from "../../model/plan.js";
 import { applyEdits, EditRejected, EditSchema } from "../../guard/edits.js";

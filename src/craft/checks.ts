@@ -60,7 +60,8 @@ export function testReport(tests: TestOutcome, known: Set<string> = new Set()): 
     failing_tests: tests.failures.filter((f) => !known.has(f)),
     ...(known.size ? { failing_before_the_change: [...known] } : {}),
     ...(tests.diagnostics.length ? { compile_errors: tests.diagnostics.slice(0, MAX_ERRORS).map((d) => d.message) } : {}),
-    output: clip(tests.output, 6000),
+    ...(tests.failureText ? { failures: tests.failureText } : {}),
+    output: clip(tests.output, tests.failureText ? 1500 : 6000),
   };
 }
 

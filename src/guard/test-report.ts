@@ -127,3 +127,19 @@ export function countResults(run: TestRun): { passed: number; failed: number; ig
   }
   return { passed, failed, ignored };
 }
+
+/**
+ * The sections in which libtest shows what each failing test printed and why it failed
+ * ("---- name stdout ----" up to the list of failures), cut at `max` characters.
+ */
+export function failureSections(output: string, max = 6000): string {
+  const kept: string[] = [];
+  let inside = false;
+  for (const line of output.split("\n")) {
+    if (/^---- .+ stdout ----$/.test(line)) inside = true;
+    else if (line === "failures:" || SUMMARY.test(line)) inside = false;
+    if (inside) kept.push(line);
+  }
+  const text = kept.join("\n").trim();
+  return text.length > max ? `${text.slice(0, max)}\n[... cut]` : text;
+}

@@ -7,7 +7,7 @@ import os from "node:os";
 import { toolchainEnv } from "../../exec/env.js";
 import { sandboxBuildArgv } from "../../exec/sandbox.js";
 import type { TargetInfo } from "../../model/craft.js";
-import { countResults, parseTestRun, type TestRun } from "../../guard/test-report.js";
+import { countResults, failureSections, parseTestRun, type TestRun } from "../../guard/test-report.js";
 
 export interface CargoRun {
   /** The workspace root (the repository). */
@@ -51,6 +51,8 @@ export interface TestOutcome {
   output: string;
   /** What ran, per test target, with each test's result (for the change gate). */
   run: TestRun;
+  /** What the failing tests printed, and why they failed. */
+  failureText: string;
 }
 
 export interface MetaTarget {
@@ -273,7 +275,8 @@ export async function cargoTest(target: TargetInfo, run: CargoRun): Promise<Test
       run.onLine?.(line);
     },
   });
-  const parsed = parseTestRun(transcript.join("\n"));
+  const text = transcript.join("\n");
+  const parsed = parseTestRun(text);
   const counts = countResults(parsed);
   const failures = [...testFailures(parsed)];
   const compileErrors = r.stderr
@@ -287,6 +290,7 @@ export async function cargoTest(target: TargetInfo, run: CargoRun): Promise<Test
     diagnostics: r.exitCode !== 0 && counts.failed === 0 ? compileErrors : [],
     output: r.exitCode === 0 ? tail(r.stdout, 10) : tail(r.stdout + "\n" + r.stderr),
     run: parsed,
+    failureText: counts.failed ? failureSections(text) : "",
   };
 }
 

@@ -6,7 +6,6 @@
 // round; a hung model is cut off with a clear message.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs/promises";
 import path from "node:path";
 import { connect, textOf, type Connected } from "./helpers/client.js";
 import { fixturesDir, testEnv } from "./helpers/offline.js";

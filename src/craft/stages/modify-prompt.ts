@@ -4,7 +4,7 @@
 // about the same size in round 6 as in round 1.
 import path from "node:path";
 import { readWorkspaceFile } from "../../guard/edits.js";
-import { git } from "../../sources/git.js";
+import { runGit } from "../../sources/git.js";
 import { fence, fenceJson, renderPrompt } from "../../llm/prompts.js";
 
 const TREE_ENTRIES = 400;
@@ -69,15 +69,15 @@ export class ModifyPrompt {
 }
 
 async function fileTree(workspace: string): Promise<string[]> {
-  const out = await git(workspace).raw(["ls-files", "--cached", "--others", "--exclude-standard"]);
+  const out = await runGit(workspace, ["ls-files", "--cached", "--others", "--exclude-standard"]);
   return out.split("\n").filter(Boolean);
 }
 
 /** Files that differ from the upstream start, committed or not (new and deleted ones too). */
 export async function changedFiles(workspace: string, from: string): Promise<string[]> {
-  const g = git(workspace);
-  const tracked = await g.raw(["diff", "--name-only", from]);
-  const untracked = await g.raw(["ls-files", "--others", "--exclude-standard"]);
+  
+  const tracked = await runGit(workspace, ["diff", "--name-only", "--no-ext-diff", from, "--"]);
+  const untracked = await runGit(workspace, ["ls-files", "--others", "--exclude-standard"]);
   const all = [...tracked.split("\n"), ...untracked.split("\n")].filter((f) => f && path.posix.basename(f) !== "Cargo.lock");
   return [...new Set(all)];
 }

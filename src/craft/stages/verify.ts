@@ -32,8 +32,8 @@ export function summaryFrom(help: string): string | undefined {
     .find((l) => l.split(/\s+/).length >= 3 && !/^(usage|options|arguments|flags)\b/i.test(l) && !/^[\w-]+ v?\d+\.\d+/.test(l));
 }
 
-export function verifyStage(sandboxed: boolean): StageFn {
-  return async (ctx, craft) => {
+export const verifyStage: StageFn = async (ctx, craft) => {
+    const sandboxed = ctx.sandboxed ?? false;
     const target: InvokeTarget = { binary: craft.build!.binary, scratch: ctx.paths.scratch, sandboxed, signal: ctx.signal };
     const probe = await invokeBinary(target, { args: ["--help"], timeout_ms: 15_000 });
     if (probe.exit_code === null && !probe.timed_out) {
@@ -60,5 +60,4 @@ export function verifyStage(sandboxed: boolean): StageFn {
       }
     }
     return { help, params, sandboxed, tests, description: summaryFrom(help) ?? craft.description, usage };
-  };
-}
+};

@@ -75,7 +75,7 @@ function model(body: ChatRequestBody): string | typeof HANG {
   const system = body.messages[0].content;
   const scenario = scenarioOf(body);
   if (/You plan a command-line tool/.test(system)) {
-    if (scenario === "no-change") return PLAN([{ name: "counts two words", args: ["one", "two"], expect_stdout: ["^2$"] }]);
+    if (scenario === "no-change" || scenario === "other") return PLAN([{ name: "counts two words", args: ["one", "two"], expect_stdout: ["^2$"] }]);
     if (scenario === "ignores-fix") return PLAN([{ name: "counts characters", args: ["--chars", "abc"], expect_stdout: ["^3$"] }]);
     return PLAN([RUNS_OF_SPACES]);
   }

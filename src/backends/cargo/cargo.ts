@@ -58,6 +58,10 @@ export interface TestOutcome {
 export interface MetaTarget {
   name: string;
   kind: string[];
+  src_path?: string;
+  /** Whether `cargo test` runs it (Cargo.toml's `test`), and its doc tests (`doctest`). */
+  test?: boolean;
+  doctest?: boolean;
 }
 export interface MetaPackage {
   name: string;
@@ -269,39 +273,79 @@ export async function cargoBuild(target: TargetInfo, run: CargoRun): Promise<Bui
   };
 }
 
-/** `cargo test --release` of the package (release shares the build's compiled deps). */
+/** One test target of the package, as `cargo test` selects it and as the gate names it. */
+export interface TestSelection {
+  /** The target's source path from the workspace root ("src/lib.rs", "tests/cli.rs"), or "doc-tests". */
+  label: string;
+  args: string[];
+}
+
+/**
+ * The targets `cargo test` runs for the package: those Cargo.toml leaves with `test = true`
+ * (and the library's doc tests). A target dropped from the manifest, or set `test = false`,
+ * is not among them, so its tests are missing from the run.
+ */
+export function testSelections(pkg: MetaPackage, root: string): TestSelection[] {
+  const out: TestSelection[] = [];
+  for (const t of pkg.targets) {
+    if (!t.test) continue;
+    const label = t.src_path ? path.relative(root, t.src_path).split(path.sep).join("/") : t.name;
+    if (t.kind.some((k) => LIB_KINDS.has(k))) out.push({ label, args: ["--lib"] });
+    else if (t.kind.includes("bin")) out.push({ label, args: ["--bin", t.name] });
+    else if (t.kind.includes("test")) out.push({ label, args: ["--test", t.name] });
+    else if (t.kind.includes("bench")) out.push({ label, args: ["--bench", t.name] });
+    else if (t.kind.includes("example")) out.push({ label, args: ["--example", t.name] });
+  }
+  if (pkg.targets.some((t) => t.doctest && t.kind.some((k) => LIB_KINDS.has(k)))) out.push({ label: "doc-tests", args: ["--doc"] });
+  return out;
+}
+
+const LIB_KINDS = new Set(["lib", "rlib", "dylib", "cdylib", "staticlib", "proc-macro"]);
+
+/**
+ * `cargo test --release` of the package (release shares the build's compiled deps): every
+ * test target compiled at once, then run one `cargo test` per target, so each result is
+ * known to come from its target (cargo names targets on stderr and libtest reports on
+ * stdout, and two pipes do not keep their order).
+ */
 export async function cargoTest(target: TargetInfo, run: CargoRun): Promise<TestOutcome> {
   const args = ["test", "--release", "--no-fail-fast", ...selectArgs(target)];
-  // stdout and stderr in the order written: cargo names each target on stderr, libtest
-  // reports its tests on stdout.
-  const transcript: string[] = [];
-  const r = await cargo(hasLockfile(run.cwd) && (target.has_lockfile || run.sandbox) ? [...args, "--locked"] : args, {
-    ...run,
-    onLine: (line) => {
-      if (transcript.length < MAX_TRANSCRIPT_LINES) transcript.push(line);
-      run.onLine?.(line);
-    },
-  });
-  const text = transcript.join("\n");
-  const parsed = parseTestRun(text);
+  const locked = hasLockfile(run.cwd) && (target.has_lockfile || run.sandbox) ? ["--locked"] : [];
+  const compiled = await cargo([...args, "--no-run", ...locked], run);
+  if (compiled.exitCode !== 0) {
+    const compileErrors = compiled.stderr
+      .split("\n")
+      .filter((l) => l.startsWith("error"))
+      .map((l) => ({ level: "error", message: l, rendered: l }));
+    const empty = { targets: [], inconsistencies: [] };
+    return { ok: false, passed: 0, failed: 0, ignored: 0, failures: [], diagnostics: compileErrors, output: failureText(compiled), run: empty, failureText: "" };
+  }
+  const pkg = (await cargoMetadata(run)).packages.find((p) => p.name === target.package);
+  const parsed: TestRun = { targets: [], inconsistencies: [] };
+  const outputs: string[] = [];
+  let exitedOk = true;
+  for (const selection of pkg ? testSelections(pkg, run.cwd) : []) {
+    const r = await cargo([...args, ...selection.args, ...locked], run);
+    if (r.exitCode !== 0) exitedOk = false;
+    outputs.push(r.stdout);
+    const one = parseTestRun(`     Running ${selection.label}\n${r.stdout}`);
+    if (one.targets.length !== 1) one.inconsistencies.push(`the output of the test target ${selection.label} names other test targets`);
+    parsed.targets.push(...one.targets.slice(0, 1));
+    parsed.inconsistencies.push(...one.inconsistencies);
+    if (r.aborted || r.timedOut) break;
+  }
+  const text = outputs.join("\n");
   const counts = countResults(parsed);
-  const failures = [...testFailures(parsed)];
-  const compileErrors = r.stderr
-    .split("\n")
-    .filter((l) => l.startsWith("error"))
-    .map((l) => ({ level: "error", message: l, rendered: l }));
   return {
-    ok: r.exitCode === 0 && counts.failed === 0,
+    ok: exitedOk && counts.failed === 0,
     ...counts,
-    failures,
-    diagnostics: r.exitCode !== 0 && counts.failed === 0 ? compileErrors : [],
-    output: r.exitCode === 0 ? tail(r.stdout, 10) : tail(r.stdout + "\n" + r.stderr),
+    failures: [...testFailures(parsed)],
+    diagnostics: [],
+    output: tail(text, exitedOk ? 10 : 40),
     run: parsed,
     failureText: counts.failed ? failureSections(text) : "",
   };
 }
-
-const MAX_TRANSCRIPT_LINES = 200_000;
 
 function* testFailures(run: TestRun): Iterable<string> {
   for (const t of run.targets) for (const [name, result] of t.tests) if (result === "failed") yield name;

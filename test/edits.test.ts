@@ -41,6 +41,30 @@ test("edits: search/replace and new files are applied inside the crate", async (
   assert.equal(await fs.readFile(path.join(root, "src/extra/mod.rs"), "utf8"), "pub fn x() {}\n");
 });
 
+test("edits: a file can be deleted, through the same path checks; deleting what is not there is refused", async () => {
+  const { root, outside } = await crate();
+  await fs.writeFile(path.join(root, "build.rs"), 'fn main() { panic!("no"); }\n');
+  await fs.writeFile(path.join(outside, "keep.rs"), "x");
+  await fs.symlink(outside, path.join(root, "link"));
+  const problems = await rejected(root, [
+    { path: "build.rs", delete: true },
+    { path: "src/gone.rs", delete: true },
+    { path: "../outside/keep.rs", delete: true },
+    { path: "link/keep.rs", delete: true },
+    { path: ".git/config", delete: true },
+  ]);
+  assert.equal(problems.length, 4, problems.join("\n"));
+  assert.match(problems[0], /"src\/gone\.rs" does not exist, so it cannot be deleted/);
+  assert.match(problems[1], /contains `\.\.`/);
+  assert.match(problems[2], /symbolic link/);
+  assert.match(problems[3], /inside \.git\//);
+  await fs.access(path.join(root, "build.rs"));
+  await fs.access(path.join(outside, "keep.rs"));
+  const r = await applyEdits(root, [{ path: "build.rs", delete: true }]);
+  assert.deepEqual(r.changed, ["build.rs"]);
+  await assert.rejects(fs.access(path.join(root, "build.rs")));
+});
+
 test("edits: paths that leave the crate, .git, symlinks out and bad search texts are refused, and nothing is written", async () => {
   const { root, outside } = await crate();
   await fs.symlink(outside, path.join(root, "link"));

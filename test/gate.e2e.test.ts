@@ -291,6 +291,9 @@ describe("a hung model", () => {
       // The one build slot is free while the model is awaited: another craft builds and is ready.
       const other = await c.call("craft_tool", { instructions: "Count words. [scenario: other]", source: wordcount, name: "other", modify: "never", wait_seconds: 300 });
       assert.equal(other.structured.status, "ready", textOf(other));
+      // Unchanged, its upstream test that fails is a known failure, not the tool's.
+      assert.deepEqual(other.structured.tests.known_failures, ["src/lib.rs::tests::counts_runs_of_spaces"]);
+      assert.equal(other.structured.tests.failed, 0);
       const still = await c.call("describe_tool", { name: "hung" });
       assert.equal(still.structured.status, "building");
       const done = await c.call("describe_tool", { name: "hung", wait_seconds: 120 });

@@ -19,7 +19,7 @@ import { selectProvider, type ClientLlm } from "../src/llm/select.js";
 import { toolPaths } from "../src/state/paths.js";
 import { runChecked } from "../src/exec/process.js";
 import { fixtureRepo, testEnv } from "./helpers/offline.js";
-import { startLlmStandIn, type LlmStandIn } from "./fixtures/far-ends/llm.js";
+import { HANG, startLlmStandIn, type LlmStandIn } from "./fixtures/far-ends/llm.js";
 
 const KEY = "gsk_modify_secret_0123456789";
 let standIn: LlmStandIn;
@@ -330,6 +330,20 @@ test("the token budget running out is a clear modify error", async () => {
     assert.match(err.message, /token budget \(100\) ran out after 1 round/);
     return true;
   });
+});
+
+test("the modify budget running out, in a build or while the model hangs, is a clear modify error naming FLAKEBOT_MODIFY_BUDGET", async () => {
+  const hung = await startLlmStandIn([HANG]);
+  try {
+    const s = await scenario({ llmEnv: { GROQ_API_KEY: KEY, GROQ_BASE_URL: hung.url, FLAKEBOT_MODIFY_BUDGET: "4s" } });
+    await assert.rejects(modify(s.ctx, s.craft), (err: Error) => {
+      assert.ok(err instanceof CraftError && err.stage === "modify", String(err));
+      assert.match(err.message, /FLAKEBOT_MODIFY_BUDGET/);
+      return true;
+    });
+  } finally {
+    await hung.close();
+  }
 });
 
 test("an LLM endpoint that fails is a clear modify error without the key", async () => {

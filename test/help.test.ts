@@ -517,7 +517,7 @@ test(
         `import { McpServer } from ${mod("node_modules/@modelcontextprotocol/sdk/dist/esm/server/mcp.js")};`,
         `import { StdioServerTransport } from ${mod("node_modules/@modelcontextprotocol/sdk/dist/esm/server/stdio.js")};`,
         `import { z } from ${mod("node_modules/zod/index.js")};`,
-        `import { paramsToZodShape } from ${mod("dist/src/craft/argv.js")};`,
+        `import { paramsToZodShape } from ${mod("dist/src/schema/argv.js")};`,
         `const server = new McpServer({ name: "strict", version: "0.0.0" });`,
         `for (const [name, params] of Object.entries(JSON.parse(fs.readFileSync(${JSON.stringify(paramsFile)}, "utf8")))) {`,
         `  server.registerTool(name, { description: name, inputSchema: { ...paramsToZodShape(params), args: z.array(z.string()).optional(),`,

@@ -6,6 +6,9 @@ import { runProcess } from "./process.js";
 import { craftedEnv } from "./env.js";
 import { sandboxArgv, type SandboxSpec } from "./sandbox.js";
 import { limitsForTimeout } from "./limits.js";
+import type { InvokeOutput } from "../model/invoke.js";
+
+export type { InvokeOutput } from "../model/invoke.js";
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 export const MAX_TIMEOUT_MS = 600_000;
@@ -17,16 +20,6 @@ export interface InvokeInput {
   args?: string[];
   stdin?: string;
   timeout_ms?: number;
-}
-
-export interface InvokeOutput {
-  exit_code: number | null;
-  signal?: string;
-  stdout: string;
-  stderr: string;
-  truncated: boolean;
-  timed_out: boolean;
-  duration_ms: number;
 }
 
 export interface InvokeTarget {

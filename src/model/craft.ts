@@ -1,5 +1,6 @@
 import type { ModifyReport, Plan } from "./plan.js";
 import type { CraftRequest } from "./request.js";
+import type { BackendName } from "./backends.js";
 
 export type { CraftRequest, ToolKind } from "./request.js";
 
@@ -56,7 +57,7 @@ export interface TargetInfo {
 }
 
 export interface BuildInfo {
-  backend: "nix" | "cargo";
+  backend: BackendName;
   reproducible: boolean;
   flake_ref?: string;
   store_path?: string;

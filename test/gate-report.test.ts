@@ -8,6 +8,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { cargoTest } from "../src/backends/cargo/cargo.js";
 import { parseTestRun, testResults } from "../src/guard/test-report.js";
+import { readTests } from "../src/craft/checks.js";
 import { baselineOf, gateFinalRun, judgeRun, missingProblem, testsToFix } from "../src/guard/test-gate.js";
 import type { TargetInfo } from "../src/model/craft.js";
 import { fixturesDir, tempDir, testEnv } from "./helpers/offline.js";
@@ -33,7 +34,7 @@ async function variant(name: string, change: (dir: string) => Promise<void> = as
 }
 
 async function run(dir: string) {
-  return cargoTest(TARGET, { cwd: dir });
+  return readTests(await cargoTest(TARGET, { cwd: dir }));
 }
 
 async function edit(file: string, from: string, to: string): Promise<void> {

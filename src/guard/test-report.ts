@@ -98,6 +98,21 @@ export function parseTestRun(output: string): TestRun {
   return { targets, inconsistencies };
 }
 
+/**
+ * The run of test targets run one by one (one `cargo test` per target), each output known
+ * to be its target's: output that claims another target is an inconsistency.
+ */
+export function parseTargetOutputs(outputs: { label: string; stdout: string }[]): TestRun {
+  const run: TestRun = { targets: [], inconsistencies: [] };
+  for (const o of outputs) {
+    const one = parseTestRun(`     Running ${o.label}\n${o.stdout}`);
+    if (one.targets.length !== 1) one.inconsistencies.push(`the output of the test target ${o.label} names other test targets`);
+    run.targets.push(one.targets[0]);
+    run.inconsistencies.push(...one.inconsistencies);
+  }
+  return run;
+}
+
 /** Every test of a run with its result, by id. */
 export function testResults(run: TestRun): Map<string, TestResult> {
   const all = new Map<string, TestResult>();

@@ -14,9 +14,6 @@ export interface TestFn {
   /** A test function (#[test] and kin), not a helper. */
   test: boolean;
   ignored: boolean;
-  should_panic: boolean;
-  /** Assertion macros in the body (assert!, assert_eq!, panic!...). */
-  asserts: number;
   /** Its attributes, signature and body with runs of white space made one space. */
   code: string;
 }
@@ -120,7 +117,6 @@ function attributesBefore(text: string, at: number): { attrs: string[]; start: n
 const FN = /((?:pub(?:\s*\([^)]*\))?\s+)?(?:(?:const|async|unsafe)\s+)*(?:extern\s+"[^"]*"\s+)?)fn\s+([A-Za-z_]\w*)/g;
 const MOD = /\bmod\s+([A-Za-z_]\w*)\s*\{/g;
 const TEST_ATTR = /^(?:[\w]+::)*(?:test|rstest|test_case|quickcheck|proptest)\b/;
-const ASSERT = /\b(?:assert\w*|debug_assert\w*|prop_assert\w*|panic|unreachable|unimplemented|todo)\s*!/g;
 
 interface ModRange {
   name: string;
@@ -159,15 +155,12 @@ export function testsInSource(file: string, src: string): TestFn[] {
     if (open < 0 || (semi >= 0 && semi < open)) continue; // a declaration without a body
     const close = matchForward(text, open, "{", "}");
     const end = close < 0 ? text.length : close + 1;
-    const body = text.slice(open, end);
     found.push({
       file,
       name: m[2],
       path: [...within.map((r) => r.name), m[2]].join("::"),
       test: isTest,
       ignored: attrs.some((a) => /\bignore\b/.test(a)),
-      should_panic: attrs.some((a) => /^should_panic\b/.test(a)),
-      asserts: (body.match(ASSERT) ?? []).length,
       code: src.slice(start, end).replace(/\s+/g, " ").trim(),
     });
   }

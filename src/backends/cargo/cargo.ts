@@ -7,7 +7,6 @@ import os from "node:os";
 import { toolchainEnv } from "../../exec/env.js";
 import { sandboxBuildArgv } from "../../exec/sandbox.js";
 import type { TargetInfo } from "../../model/craft.js";
-import { countResults, failureSections, parseTestRun, type TestRun } from "../../guard/test-report.js";
 
 export interface CargoRun {
   /** The workspace root (the repository). */
@@ -40,19 +39,22 @@ export interface BuildOutcome {
   lockRegenerated?: string;
 }
 
+/** What `cargo test` printed, target by target (the change gate reads it: guard/test-report.ts). */
 export interface TestOutcome {
-  ok: boolean;
-  passed: number;
-  failed: number;
-  ignored: number;
-  failures: string[];
+  /** Every test target compiled. */
+  compiled: boolean;
   /** Compile errors in the tests themselves. */
   diagnostics: Diagnostic[];
+  /** Each test target's run: its label (see TestSelection) and libtest's output. */
+  targets: TargetOutput[];
+  /** The tail of cargo's output, for a person. */
   output: string;
-  /** What ran, per test target, with each test's result (for the change gate). */
-  run: TestRun;
-  /** What the failing tests printed, and why they failed. */
-  failureText: string;
+}
+
+export interface TargetOutput {
+  label: string;
+  stdout: string;
+  exitCode: number | null;
 }
 
 export interface MetaTarget {
@@ -313,42 +315,20 @@ export async function cargoTest(target: TargetInfo, run: CargoRun): Promise<Test
   const locked = hasLockfile(run.cwd) && (target.has_lockfile || run.sandbox) ? ["--locked"] : [];
   const compiled = await cargo([...args, "--no-run", ...locked], run);
   if (compiled.exitCode !== 0) {
-    const compileErrors = compiled.stderr
+    const diagnostics = compiled.stderr
       .split("\n")
       .filter((l) => l.startsWith("error"))
       .map((l) => ({ level: "error", message: l, rendered: l }));
-    const empty = { targets: [], inconsistencies: [] };
-    return { ok: false, passed: 0, failed: 0, ignored: 0, failures: [], diagnostics: compileErrors, output: failureText(compiled), run: empty, failureText: "" };
+    return { compiled: false, diagnostics, targets: [], output: failureText(compiled) };
   }
   const pkg = (await cargoMetadata(run)).packages.find((p) => p.name === target.package);
-  const parsed: TestRun = { targets: [], inconsistencies: [] };
-  const outputs: string[] = [];
-  let exitedOk = true;
+  const targets: TargetOutput[] = [];
   for (const selection of pkg ? testSelections(pkg, run.cwd) : []) {
     const r = await cargo([...args, ...selection.args, ...locked], run);
-    if (r.exitCode !== 0) exitedOk = false;
-    outputs.push(r.stdout);
-    const one = parseTestRun(`     Running ${selection.label}\n${r.stdout}`);
-    if (one.targets.length !== 1) one.inconsistencies.push(`the output of the test target ${selection.label} names other test targets`);
-    parsed.targets.push(...one.targets.slice(0, 1));
-    parsed.inconsistencies.push(...one.inconsistencies);
+    targets.push({ label: selection.label, stdout: r.stdout, exitCode: r.exitCode });
     if (r.aborted || r.timedOut) break;
   }
-  const text = outputs.join("\n");
-  const counts = countResults(parsed);
-  return {
-    ok: exitedOk && counts.failed === 0,
-    ...counts,
-    failures: [...testFailures(parsed)],
-    diagnostics: [],
-    output: tail(text, exitedOk ? 10 : 40),
-    run: parsed,
-    failureText: counts.failed ? failureSections(text) : "",
-  };
-}
-
-function* testFailures(run: TestRun): Iterable<string> {
-  for (const t of run.targets) for (const [name, result] of t.tests) if (result === "failed") yield name;
+  return { compiled: true, diagnostics: [], targets, output: tail(targets.map((t) => t.stdout).join("\n"), 40) };
 }
 
 function stripAnsi(text: string): string {

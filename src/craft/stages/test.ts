@@ -5,11 +5,12 @@ import { CraftError } from "../../model/errors.js";
 import { cargoTest } from "../../backends/cargo/cargo.js";
 import { describeErrors, needTarget } from "./build-errors.js";
 import { gateFinalRun } from "../../guard/test-gate.js";
+import { readTests } from "../checks.js";
 
 export const testStage: StageFn = async (ctx, craft) => {
   const target = needTarget(craft);
   ctx.progress(`cargo test --release (${target.package})`);
-  const outcome = await cargoTest(target, { cwd: ctx.paths.workspace, signal: ctx.signal, sandbox: ctx.sandboxed, onLine: (l) => ctx.log(l) });
+  const outcome = readTests(await cargoTest(target, { cwd: ctx.paths.workspace, signal: ctx.signal, sandbox: ctx.sandboxed, onLine: (l) => ctx.log(l) }));
   if (!outcome.ok && outcome.run.targets.length === 0) {
     throw new CraftError("test", `cargo test: the tests did not compile or run\n${describeErrors(outcome.diagnostics, outcome.output)}`);
   }

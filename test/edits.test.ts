@@ -176,6 +176,10 @@ test("test guard: upstream test code is read-only: changing, deleting, renaming 
   assert.match(await refused('assert_eq!(f(), "}");', "assert!(true);"), /tests::one was changed: upstream test code is read-only/);
   assert.match(await refused('assert_eq!(f(), "}");', 'assert_eq!(f(), "{");'), /allow_test_changes \(\["tests::one"\]\)/, "an expected value changed");
   assert.match(await refused("fn helper() {}", "fn helper() { return; }"), /the upstream test helper src\/lib\.rs::tests::helper was changed/);
+  assert.match(
+    await refused("    fn helper() {}", "    macro_rules! assert_eq { ($a:expr, $b:expr) => {}; }\n    fn helper() {}"),
+    /src\/lib\.rs defines a macro assert_eq!, which would replace the assertion every test uses: the tests' assertions may not be redefined/,
+  );
   const allowed = await change('assert_eq!(f(), "}");', 'assert_eq!(f(), "{");', ["one"]);
   assert.equal(allowed.length, 1);
   assert.equal(allowed[0].allowedBy, "one");

@@ -178,12 +178,22 @@ async function rustFiles(root: string, dir = root, acc: string[] = []): Promise<
   return acc;
 }
 
+// A macro by an assertion's name would quietly change what every test checks.
+const SHADOW = /\bmacro_rules!\s*((?:debug_)?assert\w*|panic|unreachable|unimplemented|todo)\b/g;
+const SHADOW_PREFIX = "macro_rules! ";
+
+/** Macros defined in a source file that take an assertion's name (as pieces of test code). */
+function assertionMacros(file: string, src: string): TestFn[] {
+  return [...blankRust(src).matchAll(SHADOW)].map((m) => ({ file, name: `${m[1]}!`, path: `${SHADOW_PREFIX}${m[1]}`, test: false, ignored: false, code: "" }));
+}
+
 /** Every test function under `root` (build output and hidden directories skipped). */
 export async function scanTests(root: string): Promise<TestInventory> {
   const inventory: TestInventory = new Map();
   for (const full of await rustFiles(root)) {
     const rel = path.relative(root, full).split(path.sep).join("/");
-    for (const t of testsInSource(rel, await fs.readFile(full, "utf8"))) {
+    const src = await fs.readFile(full, "utf8");
+    for (const t of [...testsInSource(rel, src), ...assertionMacros(rel, src)]) {
       let key = `${rel}::${t.path}`;
       for (let n = 2; inventory.has(key); n++) key = `${rel}::${t.path}#${n}`;
       inventory.set(key, t);
@@ -222,6 +232,9 @@ export function testCodeChanges(upstream: TestInventory, now: TestInventory, all
         : `the upstream ${kind} ${key} was changed`;
     changes.push({ key, what, allowedBy: allowedBy(allow, key, old) });
   }
+  for (const [key, t] of now) {
+    if (!upstream.has(key) && t.path.startsWith(SHADOW_PREFIX)) changes.push({ key, what: `${t.file} defines a macro ${t.name}, which would replace the assertion every test uses` });
+  }
   return changes;
 }
 
@@ -230,6 +243,7 @@ export function testCodeRefusal(changes: TestCodeChange[]): string[] {
   return changes
     .filter((c) => !c.allowedBy)
     .map((c) => {
+      if (c.key.includes(SHADOW_PREFIX)) return `${c.what}: the tests' assertions may not be redefined`;
       const name = c.key.split("::").slice(1).join("::").replace(/#\d+$/, "");
       return `${c.what}: upstream test code is read-only. Change the program, not its tests; if the user wants the behaviour this test pins changed, they must name it in craft_tool's allow_test_changes (["${name}"])`;
     });

@@ -145,6 +145,7 @@ test("output that does not add up is named: a forged result line, a repeated tes
       "test tests::forged ... ok",
       "",
       "test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s",
+      "test tests::printed_by_a_child_left_running ... ok",
       "     Running unittests src/lib.rs (target/release/deps/wordcount-1)",
       "running 1 test",
       "test tests::gone ... ok",
@@ -154,6 +155,7 @@ test("output that does not add up is named: a forged result line, a repeated tes
   assert.deepEqual(parsed.inconsistencies, [
     "the test src/lib.rs::tests::counts_simple was reported more than once",
     "the test target src/lib.rs listed 2 results but its summary counts 1",
+    "the test target src/lib.rs reported results after its summary",
     "the test target src/lib.rs was reported more than once",
   ]);
   assert.match(missingProblem(judgeRun({}, parsed)) ?? "", /the test output does not add up/);

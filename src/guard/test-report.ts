@@ -73,6 +73,10 @@ export function parseTestRun(output: string): TestRun {
       continue;
     }
     const result = RESULT.exec(line);
+    if (result && current.finished) {
+      inconsistencies.push(`the test target ${current.target} reported results after its summary`);
+      continue;
+    }
     if (result) {
       let name = result[1].replace(/ - should panic$/, "");
       if (current.target === "doc-tests") name = name.replace(DOC_LINE, "");

@@ -37,6 +37,8 @@ export interface SourceInfo {
   fork?: string;
   /** True when this server created the fork (so dispose deletes it). */
   fork_created?: boolean;
+  /** Why the craft has no fork, or that the fork was the account's own: said in the ready message. */
+  fork_note?: string;
   /** local directory copy, git clone, or the published .crate archive */
   origin: "directory" | "git" | "archive";
   /** The local directory had changes that were not committed (they were copied too). */
@@ -142,6 +144,8 @@ export interface Craft {
   request: CraftRequest;
   /** pid of the process crafting it while status is "building". */
   owner_pid?: number;
+  /** The owner's start time (/proc/<pid>/stat field 22): a reused pid is not the owner. */
+  owner_start?: string;
   created_at: string;
   updated_at: string;
   last_used_at?: string;
@@ -163,6 +167,8 @@ export interface Craft {
   tool_description?: string;
   sandboxed?: boolean;
   definition_sha256?: string;
+  /** sha256 of the binary at registration: checked at load and before each run. */
+  binary_sha256?: string;
   service?: ServiceInfo;
   llm?: LlmUsage;
   /** The change against upstream, as a unified diff (empty when unchanged). */

@@ -25,6 +25,10 @@ export class CraftedTools {
     return this.registered.has(name);
   }
 
+  names(): string[] {
+    return [...this.registered.keys()];
+  }
+
   register(craft: Craft): void {
     if (this.registered.has(craft.name) || craft.status !== "ready") return;
     if (craft.request.kind === "service") {

@@ -17,6 +17,7 @@ import { runCraft } from "./craft/run.js";
 import { craftPipeline } from "./craft/pipeline.js";
 import { invalidName, nameFromInstructions, toToolName } from "./model/names.js";
 import type { Craft, CraftRequest } from "./model/craft.js";
+import { readyMessage } from "./model/view.js";
 import { requestProblem } from "./model/request.js";
 import { ArgumentsTooLong, invokeBinary, type InvokeInput, type InvokeOutput } from "./exec/invoke.js";
 import { findBwrap, rootsAccess, sandboxEnabled } from "./exec/sandbox.js";
@@ -260,16 +261,14 @@ export class Flakebot extends EventEmitter<AppEvents> {
       fallback,
     };
     const steps = craftPipeline({ startService: startServiceStage(this.services) });
-    job.done = this.queue
-      .run(controller.signal, (ahead) => ctx.progress(`waiting for a build slot (${ahead} ahead)`), () =>
-        runCraft(ctx, craft, steps, {
-          save: async (c) => {
-            job.craft = c;
-            await this.store.save(c);
-          },
-          stageChanged: (c) => publish(c, c.message),
-        }),
-      )
+    ctx.buildSlot = (task) => this.queue.run(controller.signal, (ahead) => ctx.progress(`waiting for a build slot (${ahead} ahead)`), task);
+    job.done = runCraft(ctx, craft, steps, {
+      save: async (c) => {
+        job.craft = c;
+        await this.store.save(c);
+      },
+      stageChanged: (c) => publish(c, c.message),
+    })
       .then(
         (done) => this.finishReady(job, done),
         (err) => this.finishFailed(job, err),
@@ -529,11 +528,4 @@ function firstLine(text: string): string {
 function derivedName(request: CraftRequest): string {
   const fromSource = request.source?.replace(/\/+$/, "").split(/[/:]/).pop()?.replace(/\.git$/, "");
   return toToolName(request.bin ?? request.package ?? request.crate ?? fromSource ?? "") || nameFromInstructions(request.instructions);
-}
-
-function readyMessage(craft: Craft): string {
-  const b = craft.build;
-  if (b?.cached) return "ready (an identical earlier build was reused)";
-  if (b?.fallback_reason) return `ready, built with cargo and NOT reproducible: ${b.fallback_reason}`;
-  return "ready";
 }

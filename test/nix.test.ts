@@ -30,8 +30,7 @@ import {
 import { FLAKE_NIX, flakeData, flakeNix, needsOpenssl, writeFlakeFiles } from "../src/backends/nix/flake-files.js";
 import { reviewLock } from "../src/backends/nix/cargo-lock.js";
 import { gitOutputHashes } from "../src/backends/nix/git-hashes.js";
-import { packageStage } from "../src/craft/stages/package.js";
-import { parseTestRun } from "../src/guard/test-report.js";
+import { packageStage, readCheckPhase } from "../src/craft/stages/package.js";
 import type { BackendContext } from "../src/backends/backend.js";
 import { nixBackend } from "../src/backends/nix/backend.js";
 import { cargoBackend } from "../src/backends/cargo/backend.js";
@@ -119,7 +118,7 @@ function context(name: string, extraEnv: Record<string, string> = {}): { ctx: St
     log: (line) => lines.push(line),
     progress: () => {},
     sandboxed: true,
-    readTests: parseTestRun,
+    readTests: readCheckPhase,
   };
   return { ctx, lines };
 }
@@ -463,7 +462,7 @@ test("upstream tests that fail before any change are skipped in the check phase 
   await fs.appendFile(main, failing);
   await runChecked(["git", "commit", "-qam", "a test that fails offline"], { cwd: ws, env: process.env as Record<string, string> });
   const { build, tests } = await nixPackage(ctx, craftRecord("known", target("hello-upper", "0.1.0", "hello-upper"), ctx.request));
-  assert.deepEqual(tests?.known_failures, ["upstream::needs_the_network"]);
+  assert.deepEqual(tests?.known_failures, ["src/main.rs::upstream::needs_the_network"]);
   assert.equal(tests?.passed, 2);
   assert.equal(tests?.failed, 0);
   const data = JSON.parse(await fs.readFile(path.join(ws, "flakebot.json"), "utf8"));
@@ -481,7 +480,7 @@ test("a crate changed by the modify loop whose tests fail under Nix fails at the
   await assert.rejects(packageStage({ ...ctx, backend: nixBackend, fallback: cargoBackend }, craft as Craft), (err: unknown) => {
     assert.ok(err instanceof CraftError);
     assert.equal(err.stage, "test");
-    assert.match(err.message, /check phase: 1 test\(s\) failed: added::broken/);
+    assert.match(err.message, /check phase: 1 test\(s\) failed: src\/main\.rs::added::broken/);
     return true;
   });
 });

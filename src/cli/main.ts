@@ -17,7 +17,8 @@ export const HELP = `flakebot ${VERSION}: craft the tool an agent is missing, as
 Usage:
   flakebot [serve]                          the MCP server on stdio (what MCP clients start)
   flakebot craft "<instructions>" (--source PATH|URL | --crate NAME) [--rev R] [--name N]
-                 [--package P] [--bin B] [--modify auto|never|always] [--kind command|service] [--json]
+                 [--package P] [--bin B] [--modify auto|never|always] [--kind command|service]
+                 [--allow-test-change TEST]... [--json]
   flakebot list [--json]                    the crafted tools
   flakebot describe NAME [--json]           status, provenance, usage and log tail of one tool
   flakebot run NAME [-- ARGS...]            run a crafted tool (stdin is passed through)
@@ -66,6 +67,7 @@ async function craftCommand(args: string[]): Promise<number> {
       bin: { type: "string" },
       modify: { type: "string", default: "auto" },
       kind: { type: "string", default: "command" },
+      "allow-test-change": { type: "string", multiple: true },
       json: { type: "boolean", default: false },
     },
   });
@@ -80,6 +82,7 @@ async function craftCommand(args: string[]): Promise<number> {
     bin: values.bin,
     modify: values.modify,
     kind: values.kind,
+    ...(values["allow-test-change"]?.length ? { allow_test_changes: values["allow-test-change"] } : {}),
   });
   if ("problem" in parsed) throw new UsageError(parsed.problem);
   const request = parsed.request;

@@ -2,7 +2,8 @@
 // is written: relative, no `..`, nothing under .git/ or .cargo/ or target/, no toolchain
 // file, no symbolic link on the way (so nothing can lead out of the workspace), and no build
 // script or manifest change that would fetch from the network. All edits of an answer are
-// checked first and written only when every one is acceptable.
+// checked first and written only when every one is acceptable. An edit may also delete a
+// file (say a build script a failed round added).
 import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
@@ -18,6 +19,10 @@ export const EditSchema = z.union([
   z.strictObject({
     path: z.string().min(1).max(400),
     content: z.string(),
+  }),
+  z.strictObject({
+    path: z.string().min(1).max(400),
+    delete: z.literal(true),
   }),
 ]);
 export type Edit = z.infer<typeof EditSchema>;
@@ -130,7 +135,8 @@ export interface AppliedEdits {
  */
 export async function applyEdits(root: string, edits: Edit[], readManifests: ReadManifests): Promise<AppliedEdits> {
   const problems: string[] = [];
-  const next = new Map<string, { full: string; before: string | null; text: string }>();
+  // text null: the file is deleted.
+  const next = new Map<string, { full: string; before: string | null; text: string | null }>();
   for (const edit of edits) {
     const resolved = await resolveWorkspacePath(root, edit.path);
     if ("problem" in resolved) {
@@ -148,9 +154,22 @@ export async function applyEdits(root: string, edits: Edit[], readManifests: Rea
       const before = st ? await fs.readFile(resolved.full, "utf8") : null;
       entry = { full: resolved.full, before, text: before ?? "" };
     }
+    if ("delete" in edit) {
+      if (entry.text === null || (entry.before === null && !next.has(key))) {
+        problems.push(`"${edit.path}" does not exist, so it cannot be deleted`);
+        continue;
+      }
+      entry.text = null;
+      next.set(key, entry);
+      continue;
+    }
     if ("content" in edit) {
       entry.text = edit.content;
     } else {
+      if (entry.text === null) {
+        problems.push(`"${edit.path}" is deleted by an earlier edit: give its whole text as "content" to write it again`);
+        continue;
+      }
       if (entry.before === null && !next.has(key)) {
         problems.push(`"${edit.path}" does not exist: give its whole text as "content" to create it`);
         continue;
@@ -178,10 +197,14 @@ export async function applyEdits(root: string, edits: Edit[], readManifests: Rea
   const noFacts: ManifestFacts = { gitDependencies: [], pathDependencies: [], buildScripts: [] };
   const factsBefore = manifestChanged ? await manifestFacts(root, readManifests).catch(() => noFacts) : noFacts;
   for (const [, entry] of changed) {
+    if (entry.text === null) {
+      await fs.rm(entry.full, { force: true });
+      continue;
+    }
     await fs.mkdir(path.dirname(entry.full), { recursive: true });
     await fs.writeFile(entry.full, entry.text);
   }
-  const buildScripts = new Set([...next.keys()].filter((rel) => path.posix.basename(rel) === "build.rs"));
+  const buildScripts = new Set([...next.entries()].filter(([rel, e]) => path.posix.basename(rel) === "build.rs" && e.text !== null).map(([rel]) => rel));
   if (manifestChanged) {
     await manifestFacts(root, readManifests).then(
       (factsAfter) => {

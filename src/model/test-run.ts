@@ -1,13 +1,13 @@
-// A libtest run as read from its output (guard/test-report.ts reads it).
-export interface TestRun {
+// The crate's test run as a backend reads it from its build log (the Nix check phase).
+export interface CheckRun {
   passed: number;
   failed: number;
   ignored: number;
-  /** Full names of the failing tests ("tests::parses_width"), in order, without repeats. */
+  /** The failing tests as the gate names them: `target::name` ("src/main.rs::tests::counts"). */
   failures: string[];
-  /** Number of "test result:" lines seen: 0 means no test binary ran at all. */
+  /** Test binaries that printed their summary: 0 means no test binary ran at all. */
   suites: number;
 }
 
-/** Reads a test run out of a test command's output or a build log. */
-export type TestReader = (output: string) => TestRun;
+/** Reads a test run out of a build log (the gate's parser, handed to backends by the package stage). */
+export type TestReader = (output: string) => CheckRun;

@@ -45,21 +45,31 @@ export interface BuildOutcome {
   lockRegenerated?: string;
 }
 
+/** What `cargo test` printed, target by target (the change gate reads it: guard/test-report.ts). */
 export interface TestOutcome {
-  ok: boolean;
-  passed: number;
-  failed: number;
-  ignored: number;
-  failures: string[];
+  /** Every test target compiled. */
+  compiled: boolean;
   /** Compile errors in the tests themselves. */
   diagnostics: Diagnostic[];
+  /** Each test target's run: its label (see TestSelection) and libtest's output. */
+  targets: TargetOutput[];
+  /** The tail of cargo's output, for a person. */
   output: string;
+}
+
+export interface TargetOutput {
+  label: string;
+  stdout: string;
+  exitCode: number | null;
 }
 
 export interface MetaTarget {
   name: string;
   kind: string[];
   src_path?: string;
+  /** Whether `cargo test` runs it (Cargo.toml's `test`), and its doc tests (`doctest`). */
+  test?: boolean;
+  doctest?: boolean;
 }
 export interface MetaDependency {
   name: string;
@@ -305,40 +315,60 @@ export async function cargoBuild(target: TargetInfo, run: CargoRun): Promise<Bui
   };
 }
 
-const RESULT_LINE = /^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored/;
-const FAILED_LINE = /^test (\S+) \.\.\. FAILED$/;
+/** One test target of the package, as `cargo test` selects it and as the gate names it. */
+export interface TestSelection {
+  /** The target's source path from the workspace root ("src/lib.rs", "tests/cli.rs"), or "doc-tests". */
+  label: string;
+  args: string[];
+}
 
-/** `cargo test --release` of the package (release shares the build's compiled deps). */
+/**
+ * The targets `cargo test` runs for the package: those Cargo.toml leaves with `test = true`
+ * (and the library's doc tests). A target dropped from the manifest, or set `test = false`,
+ * is not among them, so its tests are missing from the run.
+ */
+export function testSelections(pkg: MetaPackage, root: string): TestSelection[] {
+  const out: TestSelection[] = [];
+  for (const t of pkg.targets) {
+    if (!t.test) continue;
+    const label = t.src_path ? path.relative(root, t.src_path).split(path.sep).join("/") : t.name;
+    if (t.kind.some((k) => LIB_KINDS.has(k))) out.push({ label, args: ["--lib"] });
+    else if (t.kind.includes("bin")) out.push({ label, args: ["--bin", t.name] });
+    else if (t.kind.includes("test")) out.push({ label, args: ["--test", t.name] });
+    else if (t.kind.includes("bench")) out.push({ label, args: ["--bench", t.name] });
+    else if (t.kind.includes("example")) out.push({ label, args: ["--example", t.name] });
+  }
+  if (pkg.targets.some((t) => t.doctest && t.kind.some((k) => LIB_KINDS.has(k)))) out.push({ label: "doc-tests", args: ["--doc"] });
+  return out;
+}
+
+const LIB_KINDS = new Set(["lib", "rlib", "dylib", "cdylib", "staticlib", "proc-macro"]);
+
+/**
+ * `cargo test --release` of the package (release shares the build's compiled deps): every
+ * test target compiled at once, then run one `cargo test` per target, so each result is
+ * known to come from its target (cargo names targets on stderr and libtest reports on
+ * stdout, and two pipes do not keep their order).
+ */
 export async function cargoTest(target: TargetInfo, run: CargoRun): Promise<TestOutcome> {
   const args = ["test", "--release", "--no-fail-fast", ...selectArgs(target)];
-  const r = await cargo(hasLockfile(run.cwd) && (target.has_lockfile || run.sandbox) ? [...args, "--locked"] : args, run);
-  let passed = 0;
-  let failed = 0;
-  let ignored = 0;
-  const failures: string[] = [];
-  for (const line of r.stdout.split("\n")) {
-    const m = RESULT_LINE.exec(line.trim());
-    if (m) {
-      passed += Number(m[1]);
-      failed += Number(m[2]);
-      ignored += Number(m[3]);
-    }
-    const f = FAILED_LINE.exec(line.trim());
-    if (f) failures.push(f[1]);
+  const locked = hasLockfile(run.cwd) && (target.has_lockfile || run.sandbox) ? ["--locked"] : [];
+  const compiled = await cargo([...args, "--no-run", ...locked], run);
+  if (compiled.exitCode !== 0) {
+    const diagnostics = compiled.stderr
+      .split("\n")
+      .filter((l) => l.startsWith("error"))
+      .map((l) => ({ level: "error", message: l, rendered: l }));
+    return { compiled: false, diagnostics, targets: [], output: failureText(compiled) };
   }
-  const compileErrors = r.stderr
-    .split("\n")
-    .filter((l) => l.startsWith("error"))
-    .map((l) => ({ level: "error", message: l, rendered: l }));
-  return {
-    ok: r.exitCode === 0 && failed === 0,
-    passed,
-    failed,
-    ignored,
-    failures,
-    diagnostics: r.exitCode !== 0 && failed === 0 ? compileErrors : [],
-    output: r.exitCode === 0 ? tail(r.stdout, 10) : tail(r.stdout + "\n" + r.stderr),
-  };
+  const pkg = (await cargoMetadata(run)).packages.find((p) => p.name === target.package);
+  const targets: TargetOutput[] = [];
+  for (const selection of pkg ? testSelections(pkg, run.cwd) : []) {
+    const r = await cargo([...args, ...selection.args, ...locked], run);
+    targets.push({ label: selection.label, stdout: r.stdout, exitCode: r.exitCode });
+    if (r.aborted || r.timedOut) break;
+  }
+  return { compiled: true, diagnostics: [], targets, output: tail(targets.map((t) => t.stdout).join("\n"), 40) };
 }
 
 function stripAnsi(text: string): string {

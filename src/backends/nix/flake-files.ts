@@ -140,10 +140,16 @@ export function flakeData(
 /**
  * libtest's arguments in the check phase: plain verdicts (Nix gives builders a terminal, and
  * its log filter leaves pieces of colour codes), and `--skip` for exactly these tests
- * (without --exact, --skip matches substrings).
+ * (gate ids; without --exact, --skip matches substrings).
  */
 export function checkFlags(skip: string[]): string[] {
-  return ["--color", "never", ...(skip.length ? ["--exact", ...skip.flatMap((n) => ["--skip", n])] : [])];
+  return ["--color", "never", ...(skip.length ? ["--exact", ...skip.flatMap((id) => ["--skip", libtestName(id)])] : [])];
+}
+
+/** A gate test id (`target::name`, the target a path or "doc-tests") -> libtest's own name. */
+function libtestName(id: string): string {
+  const at = id.indexOf("::");
+  return at < 0 ? id : id.slice(at + 2);
 }
 
 /** Writes flake.nix and flakebot.json at the repository root `dir`. */

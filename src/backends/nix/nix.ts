@@ -17,7 +17,7 @@ import { irreproducibleLock, reviewLock } from "./cargo-lock.js";
 import { gitOutputHashes } from "./git-hashes.js";
 import { confinedNixArgv, nixConfinement, type NixConfinement } from "./sandbox.js";
 import { flakeToolchainEnv } from "./toolchain.js";
-import type { TestReader, TestRun } from "../../model/test-run.js";
+import type { CheckRun, TestReader } from "../../model/test-run.js";
 import { runProcess } from "../../exec/process.js";
 import { toolchainEnv } from "../../exec/env.js";
 import {
@@ -228,7 +228,7 @@ export interface NixBuildOptions {
 /** A build that failed in its check phase: the crate's own tests failed under Nix. */
 export class ChecksFailed extends CraftError {
   constructor(
-    readonly run: TestRun,
+    readonly run: CheckRun,
     output: string,
   ) {
     const what = run.failures.length ? `${run.failures.length} test(s) failed: ${run.failures.join(", ")}` : "the tests did not compile or run";
@@ -284,7 +284,7 @@ function stripTerminal(text: string): string {
 export interface FlakeBuild {
   build: BuildInfo;
   /** The check phase's test run, read from the build log (undefined when the build was reused). */
-  tests?: TestRun;
+  tests?: CheckRun;
 }
 
 /**

@@ -5,12 +5,20 @@ import { CraftError } from "../../model/errors.js";
 import { cargoBackend } from "../../backends/cargo/backend.js";
 import { buildStage } from "./build.js";
 import { testStage } from "./test.js";
-import { parseTestRun } from "../../guard/test-report.js";
+import { countResults, parseTestRun, testResults } from "../../guard/test-report.js";
+import type { CheckRun } from "../../model/test-run.js";
+
+/** The gate's reading of a build log's test run, as the Nix backend counts it. */
+export function readCheckPhase(output: string): CheckRun {
+  const run = parseTestRun(output);
+  const failures = [...testResults(run)].filter(([, result]) => result === "failed").map(([id]) => id);
+  return { ...countResults(run), failures, suites: run.targets.filter((t) => t.finished).length };
+}
 
 export const packageStage: StageFn = async (ctx, craft) => {
   const backend = ctx.backend ?? cargoBackend;
   try {
-    return await backend.package({ ...ctx, readTests: parseTestRun }, craft);
+    return await backend.package({ ...ctx, readTests: readCheckPhase }, craft);
   } catch (err) {
     const fallback = ctx.fallback;
     // Failing tests are the crate's, whichever backend runs them: no fallback for those.

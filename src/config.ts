@@ -35,6 +35,7 @@ const EnvSchema = z.object({
   FLAKEBOT_MODEL: z.string().min(1).optional(),
   FLAKEBOT_NIX_CACHE: z.string().min(1).optional(),
   FLAKEBOT_MAX_BUILDS: z.coerce.number().int().min(1).max(64).default(1),
+  FLAKEBOT_SHARED_BUILD_CACHE: z.enum(["off", "sccache"]).default("off"),
   GROQ_API_KEY: z.string().min(1).optional(),
   GROQ_BASE_URL: z.url().optional(),
   OPENAI_BASE_URL: z.url().optional(),
@@ -56,6 +57,11 @@ export interface Config {
   llm: "auto" | "groq" | "openai" | "sampling" | "none";
   model?: string;
   maxConcurrentBuilds: number;
+  /**
+   * FLAKEBOT_SHARED_BUILD_CACHE: "sccache" lets crafts share compiled dependencies. Off by
+   * default: a hostile build can write cache entries that later crafts link in (SECURITY.md).
+   */
+  sharedBuildCache: "off" | "sccache";
   groq: { apiKey?: string; baseUrl?: string };
   openai: { apiKey?: string; baseUrl?: string };
   github: { token?: string; apiUrl: string };
@@ -110,6 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     llm: e.FLAKEBOT_LLM,
     model: e.FLAKEBOT_MODEL,
     maxConcurrentBuilds: e.FLAKEBOT_MAX_BUILDS,
+    sharedBuildCache: e.FLAKEBOT_SHARED_BUILD_CACHE,
     groq: { apiKey: e.GROQ_API_KEY, baseUrl: e.GROQ_BASE_URL },
     openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL },
     github: { token: e.GITHUB_TOKEN, apiUrl: e.GITHUB_API_URL.replace(/\/+$/, "") },

@@ -44,3 +44,26 @@ test("a second craft of a crate with the same dependencies takes them from the s
     else process.env.CARGO_HOME = saved;
   }
 });
+
+test("by default a craft's cargo runs share no compiler cache (a hostile build could poison it)", async () => {
+  const { craftCargoRun } = await import("../src/craft/cargo-run.js");
+  const { loadConfig } = await import("../src/config.js");
+  const dir = await fs.mkdtemp(path.join((await import("node:os")).tmpdir(), "flakebot-cache-off-"));
+  try {
+    const target = { package: "x", version: "0.1.0", bin: "x", dir: "", in_workspace: false, has_lockfile: true };
+    const ctx = (extra: Record<string, string>) => ({
+      config: loadConfig({ FLAKEBOT_HOME: dir, ...extra }),
+      paths: { workspace: dir },
+      signal: new AbortController().signal,
+    });
+    const off = await craftCargoRun(ctx({}) as never, target, () => {});
+    assert.equal(off.env?.RUSTC_WRAPPER, undefined);
+    assert.equal(off.writable, undefined);
+    if (!findOnPath("sccache")) return;
+    const on = await craftCargoRun(ctx({ FLAKEBOT_SHARED_BUILD_CACHE: "sccache" }) as never, target, () => {});
+    assert.match(on.env?.RUSTC_WRAPPER ?? "", /sccache$/);
+    assert.deepEqual(on.writable, [sharedCacheDir(dir)]);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});

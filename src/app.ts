@@ -3,6 +3,7 @@
 // nothing of MCP: the server listens to its events ("ready", "removed", "update").
 import { EventEmitter } from "node:events";
 import fs from "node:fs/promises";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { diffSince } from "./sources/git.js";
 import type { Config } from "./config.js";
@@ -17,6 +18,7 @@ import type { Craft, CraftRequest } from "./model/craft.js";
 import { releaseBuild } from "./backends/cache.js";
 import { invokeBinary, type InvokeInput, type InvokeOutput } from "./exec/invoke.js";
 import { rootsAccess, sandboxEnabled } from "./exec/sandbox.js";
+import { hiddenNote, hiddenPaths } from "./exec/visible.js";
 import { killAllChildren } from "./exec/process.js";
 import { killProcessesUnder } from "./exec/procs.js";
 import type { LlmProvider } from "./llm/provider.js";
@@ -363,18 +365,21 @@ ${reason}` : reason;
     }
     if (craft.request.kind === "service") throw new UserError(`"${name}" is a service: call it by name with {"method": "GET", "path": "/"}`);
     const paths = this.store.paths(name);
+    const granted = this.config.sandboxRead.filter((p) => existsSync(p));
+    const readOnly = [...this.roots.readOnly, ...granted];
     const out = await invokeBinary(
       {
         binary: craft.build.binary,
         scratch: paths.scratch,
         sandboxed: craft.sandboxed ?? false,
         signal,
-        sandbox: { hide: [this.config.home], limits: this.config.limits, ...this.roots },
+        sandbox: { hide: [this.config.home], limits: this.config.limits, ...this.roots, readOnly },
       },
       input,
     );
     await this.touch(craft);
-    return out;
+    const note = craft.sandboxed ? hiddenNote(hiddenPaths(input.args ?? [], { shown: [...readOnly, ...this.roots.writable, paths.scratch], hidden: [this.config.home] })) : undefined;
+    return note ? { ...out, note } : out;
   }
 
   /** Sends one HTTP request to a running crafted service. */

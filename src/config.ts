@@ -4,6 +4,7 @@ import path from "node:path";
 import { z } from "zod";
 import { limitsFromEnv, type ResourceLimits } from "./exec/limits.js";
 import { sandboxWritePolicy, type WritePolicy } from "./exec/sandbox.js";
+import { sandboxReadPaths } from "./exec/visible.js";
 
 /** nixpkgs pinned for generated flakes unless FLAKEBOT_NIXPKGS says otherwise. */
 export const DEFAULT_NIXPKGS = "github:NixOS/nixpkgs/nixos-25.05";
@@ -57,6 +58,8 @@ export interface Config {
   limits: ResourceLimits;
   /** FLAKEBOT_SANDBOX_WRITE: whether crafted tools may write to the client's MCP roots. */
   sandboxWrite: WritePolicy;
+  /** FLAKEBOT_SANDBOX_READ: paths crafted tools may read besides the MCP roots. */
+  sandboxRead: string[];
 }
 
 export class ConfigError extends Error {}
@@ -103,5 +106,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     idleDisposeMs,
     limits: readOrThrow(() => limitsFromEnv(env)),
     sandboxWrite: readOrThrow(() => sandboxWritePolicy(env)),
+    sandboxRead: readOrThrow(() => sandboxReadPaths(env)),
   };
 }

@@ -15,7 +15,7 @@ export const HELP = `flakebot ${VERSION}: craft the tool an agent is missing, as
 Usage:
   flakebot [serve]                          the MCP server on stdio (what MCP clients start)
   flakebot craft "<instructions>" (--source PATH|URL | --crate NAME) [--rev R] [--name N]
-                 [--package P] [--bin B] [--modify auto|never|always] [--kind command|service] [--json]
+                 [--package P] [--bin B] [--features A,B] [--modify auto|never|always] [--kind command|service] [--json]
   flakebot list [--json]                    the crafted tools
   flakebot describe NAME [--json]           status, provenance, usage and log tail of one tool
   flakebot run NAME [-- ARGS...]            run a crafted tool (stdin is passed through)
@@ -62,6 +62,7 @@ async function craftCommand(args: string[]): Promise<number> {
       name: { type: "string" },
       package: { type: "string" },
       bin: { type: "string" },
+      features: { type: "string" },
       modify: { type: "string", default: "auto" },
       kind: { type: "string", default: "command" },
       json: { type: "boolean", default: false },
@@ -78,6 +79,7 @@ async function craftCommand(args: string[]): Promise<number> {
     ...(values.rev ? { rev: values.rev } : {}),
     ...(values.package ? { package: values.package } : {}),
     ...(values.bin ? { bin: values.bin } : {}),
+    ...(values.features ? { features: values.features.split(",").map((f) => f.trim()).filter(Boolean) } : {}),
     modify: values.modify as CraftRequest["modify"],
     kind: values.kind as CraftRequest["kind"],
   };

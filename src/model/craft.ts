@@ -16,6 +16,8 @@ export interface CraftRequest {
   rev?: string;
   package?: string;
   bin?: string;
+  /** Cargo features to enable (the binary's required-features are added without being named). */
+  features?: string[];
   modify: "auto" | "never" | "always";
   kind: ToolKind;
 }
@@ -31,6 +33,8 @@ export interface Candidate {
   version: string;
   downloads: number;
   reason: string;
+  /** Set aside, and why (no binary, every version yanked...). */
+  rejected?: string;
 }
 
 export interface SourceInfo {
@@ -63,6 +67,10 @@ export interface TargetInfo {
   /** True when the workspace root is a [workspace] with several members. */
   in_workspace: boolean;
   has_lockfile: boolean;
+  /** The package's own description (Cargo.toml). */
+  description?: string;
+  /** Cargo features the build enables: those asked for and the binary's required-features. */
+  features?: string[];
 }
 
 export interface BuildInfo {
@@ -123,8 +131,11 @@ export interface HelpParam {
   flag?: string;
   type: "boolean" | "string" | "number";
   description?: string;
+  /** Required by the usage line: checked when a call uses named parameters (never by the schema). */
   required?: boolean;
   multiple?: boolean;
+  /** The only values it takes (clap's possible values, a subcommand's names). */
+  choices?: string[];
 }
 
 export interface Craft {
@@ -150,6 +161,10 @@ export interface Craft {
   tests?: TestCounts;
   acceptance?: AcceptanceTest[];
   help?: string;
+  /** How the help was printed (`["--help"]`, `[]` for no arguments). */
+  help_args?: string[];
+  /** The usage example verify ran and saw work. */
+  example?: { call: Record<string, unknown>; argv: string[]; stdin?: string };
   params?: HelpParam[];
   description?: string;
   usage?: string;

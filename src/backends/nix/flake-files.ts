@@ -97,7 +97,7 @@ export function flakeData(target: TargetInfo, layout: { root: string; subdir: st
     bin: target.bin,
     root: slashes(layout.root),
     subdir: slashes(layout.subdir),
-    cargoBuildFlags: ["--bin", target.bin],
+    cargoBuildFlags: ["--bin", target.bin, ...(target.features?.length ? ["--features", target.features.join(",")] : [])],
     openssl,
     pkgConfig: openssl,
   };

@@ -81,7 +81,7 @@ export async function locateTarget(ctx: StageContext, craft: Craft): Promise<Tar
   }
   try {
     const meta = await cargoMetadata({ cwd: ws, signal: ctx.signal });
-    return selectTarget(meta, ws, { package: ctx.request.package ?? craft.crate?.name, bin: ctx.request.bin }, hasLockfile(ws));
+    return selectTarget(meta, ws, { package: ctx.request.package ?? craft.crate?.name, bin: ctx.request.bin, features: ctx.request.features }, hasLockfile(ws));
   } catch (err) {
     throw new CraftError("acquire", (err as Error).message);
   }

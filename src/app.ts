@@ -11,10 +11,12 @@ import { log } from "./log.js";
 import { Store } from "./state/store.js";
 import { BuildQueue } from "./state/queue.js";
 import { ToolLog, readLogTail } from "./state/tool-log.js";
-import { CraftError, type StageContext } from "./craft/context.js";
+import { type StageContext } from "./craft/context.js";
+import { CraftError, UserError } from "./model/errors.js";
 import { craftPipeline, runCraft } from "./craft/run.js";
 import { invalidName, nameFromInstructions, toToolName } from "./model/names.js";
 import type { Craft, CraftRequest } from "./model/craft.js";
+import { requestProblem } from "./model/request.js";
 import { releaseBuild } from "./backends/cache.js";
 import { invokeBinary, type InvokeInput, type InvokeOutput } from "./exec/invoke.js";
 import { rootsAccess, sandboxEnabled } from "./exec/sandbox.js";
@@ -30,8 +32,6 @@ import { startServiceStage } from "./craft/stages/start-service.js";
 import { RequestRefused, type ServiceRequest, type ServiceResponse } from "./service/http.js";
 import type { ServiceInfo } from "./model/craft.js";
 
-/** A failure the caller can fix: reported as an isError result / a non-zero exit. */
-export class UserError extends Error {}
 
 interface Job {
   craft: Craft;
@@ -185,8 +185,8 @@ export class Flakebot extends EventEmitter<AppEvents> {
   async craft(request: CraftRequest): Promise<Craft> {
     if (this.closed) throw new UserError("the server is shutting down");
     if (this.cannotWrite) throw new UserError(this.cannotWrite);
-    if (!request.instructions.trim()) throw new UserError("instructions are empty: say in plain words what the tool must do");
-    if (request.rev?.startsWith("-")) throw new UserError(`"rev" must be a branch, tag or commit, not an option: "${request.rev.slice(0, 60)}"`);
+    const problem = requestProblem(request);
+    if (problem) throw new UserError(problem);
     let sandboxed: boolean;
     let llm: LlmProvider | undefined;
     try {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { CraftError } from "../src/craft/context.js";
+import { CraftError } from "../src/model/errors.js";
 import { makeAcquireCrate, pushBranch, deleteFork } from "../src/craft/acquire/from-crate.js";
 import { CratesIoClient } from "../src/sources/cratesio.js";
 import { pushWithToken, writeAskpass } from "../src/sources/github.js";

@@ -3,7 +3,7 @@
 // second, Retry-After), and clear errors for 500s, garbage and crates without a binary.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { CraftError } from "../src/craft/context.js";
+import { CraftError } from "../src/model/errors.js";
 import type { Craft } from "../src/model/craft.js";
 import { makeDiscover, isOsiLicense } from "../src/craft/stages/discover.js";
 import { queriesFromInstructions } from "../src/discovery/keywords.js";

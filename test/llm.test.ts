@@ -18,7 +18,8 @@ import { writeUsage } from "../src/llm/usage.js";
 import { chooseCandidate } from "../src/llm/choose.js";
 import { keywordPlan, plan } from "../src/craft/stages/plan.js";
 import type { Plan } from "../src/model/plan.js";
-import { CraftError, type StageContext } from "../src/craft/context.js";
+import { type StageContext } from "../src/craft/context.js";
+import { CraftError } from "../src/model/errors.js";
 import { toolPaths } from "../src/state/paths.js";
 import { startLlmStandIn, type LlmStandIn } from "./fixtures/far-ends/llm.js";
 

@@ -10,7 +10,8 @@ import { liveChildren, runChecked } from "../src/exec/process.js";
 import { craftedEnv } from "../src/exec/env.js";
 import { loadConfig } from "../src/config.js";
 import { toolPaths } from "../src/state/paths.js";
-import { CraftError, type StageContext } from "../src/craft/context.js";
+import { type StageContext } from "../src/craft/context.js";
+import { CraftError } from "../src/model/errors.js";
 import type { Craft, TargetInfo } from "../src/model/craft.js";
 import { lookupBuild } from "../src/backends/cache.js";
 import {

@@ -2,9 +2,11 @@
 // Exit codes: 0 success, 1 a failure the message explains, 2 bad usage.
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config.js";
-import { Flakebot, UserError } from "../app.js";
+import { Flakebot } from "../app.js";
+import { UserError } from "../model/errors.js";
 import { craftView } from "../model/view.js";
-import type { Craft, CraftRequest } from "../model/craft.js";
+import type { Craft } from "../model/craft.js";
+import { parseCraftRequest } from "../model/request.js";
 import { VERSION } from "../version.js";
 import { selectProvider } from "../llm/select.js";
 import { formatTable } from "./table.js";
@@ -69,20 +71,20 @@ async function craftCommand(args: string[]): Promise<number> {
     },
   });
   const instructions = one(positionals, "instructions argument (quote it)");
-  if (!["auto", "never", "always"].includes(values.modify!)) throw new UsageError("--modify takes auto, never or always");
-  if (!["command", "service"].includes(values.kind!)) throw new UsageError("--kind takes command or service");
-  const request: CraftRequest = {
+  const parsed = parseCraftRequest({
     instructions,
-    ...(values.name ? { name: values.name } : {}),
-    ...(values.source ? { source: values.source } : {}),
-    ...(values.crate ? { crate: values.crate } : {}),
-    ...(values.rev ? { rev: values.rev } : {}),
-    ...(values.package ? { package: values.package } : {}),
-    ...(values.bin ? { bin: values.bin } : {}),
-    ...(values.features ? { features: values.features.split(",").map((f) => f.trim()).filter(Boolean) } : {}),
-    modify: values.modify as CraftRequest["modify"],
-    kind: values.kind as CraftRequest["kind"],
-  };
+    name: values.name,
+    source: values.source,
+    crate: values.crate,
+    rev: values.rev,
+    package: values.package,
+    bin: values.bin,
+    features: values.features?.split(",").map((f) => f.trim()).filter(Boolean),
+    modify: values.modify,
+    kind: values.kind,
+  });
+  if ("problem" in parsed) throw new UsageError(parsed.problem);
+  const request = parsed.request;
   const app = await startApp();
   const display = new ProgressDisplay(process.stderr);
   const stop = () => void app.close().then(() => process.exit(130));

@@ -3,7 +3,7 @@
 // the new piece of the record. It never touches the MCP server.
 import type { Config } from "../config.js";
 import type { ToolPaths } from "../state/paths.js";
-import type { Craft, CraftRequest, Stage } from "../model/craft.js";
+import type { Craft, CraftRequest } from "../model/craft.js";
 import type { LlmProvider } from "../llm/provider.js";
 
 export interface StageContext {
@@ -23,14 +23,3 @@ export interface StageContext {
 }
 
 export type StageFn = (ctx: StageContext, craft: Craft) => Promise<Partial<Craft>>;
-
-/** An expected failure of a stage: its message says what was wrong and what to do. */
-export class CraftError extends Error {
-  constructor(
-    readonly stage: Stage,
-    message: string,
-  ) {
-    super(message);
-    this.name = "CraftError";
-  }
-}

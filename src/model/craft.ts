@@ -1,4 +1,7 @@
 import type { ModifyReport, Plan } from "./plan.js";
+import type { CraftRequest } from "./request.js";
+
+export type { CraftRequest, ToolKind } from "./request.js";
 
 // The records a craft works on. A Craft is what is known so far about one tool; it is
 // persisted as the tool's manifest after every stage, and the MCP results are views of it.
@@ -6,21 +9,6 @@ import type { ModifyReport, Plan } from "./plan.js";
 export const STAGES = ["plan", "discover", "acquire", "modify", "build", "test", "package", "verify", "register"] as const;
 export type Stage = (typeof STAGES)[number];
 export type CraftStatus = "building" | "ready" | "failed";
-export type ToolKind = "command" | "service";
-
-export interface CraftRequest {
-  instructions: string;
-  name?: string;
-  crate?: string;
-  source?: string;
-  rev?: string;
-  package?: string;
-  bin?: string;
-  /** Cargo features to enable (the binary's required-features are added without being named). */
-  features?: string[];
-  modify: "auto" | "never" | "always";
-  kind: ToolKind;
-}
 
 export interface CrateInfo {
   name: string;

@@ -1,18 +1,5 @@
-// Building CallToolResults: structured content plus a short text block.
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+// The views of a craft record that callers see: the contract's status object and the short text an agent reads first.
 import type { Craft } from "./craft.js";
-
-export function result(structured: Record<string, unknown>, text: string, isError = false): CallToolResult {
-  return {
-    content: [{ type: "text", text }],
-    structuredContent: structured,
-    ...(isError ? { isError: true } : {}),
-  };
-}
-
-export function errorResult(message: string): CallToolResult {
-  return { content: [{ type: "text", text: message }], isError: true };
-}
 
 /** The contract's craft status view of a record. */
 export function craftView(craft: Craft): Record<string, unknown> {

@@ -8,7 +8,7 @@ import type { Craft } from "../model/craft.js";
 import { describeCrafted } from "../schema/definition.js";
 import { BODY_CAP_BYTES, type ServiceResponse } from "../service/http.js";
 import { serviceInputShape } from "../service/shape.js";
-import { result } from "../model/view.js";
+import { result } from "./results.js";
 import { asToolError } from "./errors.js";
 
 export const serviceOutputShape = {

@@ -6,7 +6,7 @@ import type { Flakebot } from "../app.js";
 import type { Craft } from "../model/craft.js";
 import { describeCrafted, inputSchemaFor } from "../schema/definition.js";
 import { invokeOutputShape } from "./schemas.js";
-import { errorResult, result } from "../model/view.js";
+import { errorResult, result } from "./results.js";
 import { buildArgv, ParamValueError } from "../schema/argv.js";
 import { invokeText } from "./tools/invoke.js";
 import { asToolError } from "./errors.js";

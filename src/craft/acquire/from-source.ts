@@ -2,7 +2,8 @@
 // flakebot/<tool>, then find the package and binary to expose.
 import fs from "node:fs/promises";
 import path from "node:path";
-import { CraftError, type StageContext, type StageFn } from "../context.js";
+import { type StageContext, type StageFn } from "../context.js";
+import { CraftError } from "../../model/errors.js";
 import type { Craft, SourceInfo, TargetInfo } from "../../model/craft.js";
 import { cloneRepo, git, headCommit, initRepo, isGitUrl } from "../../sources/git.js";
 import { cargoMetadata, hasLockfile, selectTarget } from "../../backends/cargo/cargo.js";

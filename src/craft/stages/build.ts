@@ -1,7 +1,8 @@
 // build, test and package with the cargo backend. The Nix backend replaces package.
 import fs from "node:fs/promises";
 import path from "node:path";
-import { CraftError, type StageFn } from "../context.js";
+import { type StageFn } from "../context.js";
+import { CraftError } from "../../model/errors.js";
 import { cargoBuild, cargoTest, type Diagnostic } from "../../backends/cargo/cargo.js";
 import { treeHash } from "../../sources/git.js";
 import { buildKey, cacheDir, lookupBuild, recordBuild } from "../../backends/cache.js";

@@ -1,7 +1,8 @@
 // The discover stage: from the plan's queries (or the instructions' keywords) to a crate
 // on crates.io that ships a binary, with every candidate's ranking explained.
 import type { Candidate, Craft, CrateInfo } from "../../model/craft.js";
-import { CraftError, type StageContext, type StageFn } from "../context.js";
+import { type StageContext, type StageFn } from "../context.js";
+import { CraftError } from "../../model/errors.js";
 import { queriesFromInstructions } from "../../discovery/keywords.js";
 import {
   CratesIoClient,

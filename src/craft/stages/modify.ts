@@ -7,7 +7,8 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { CraftError, type StageContext, type StageFn } from "../context.js";
+import { type StageContext, type StageFn } from "../context.js";
+import { CraftError } from "../../model/errors.js";
 import type { Craft, TargetInfo } from "../../model/craft.js";
 import type { ModifyReport, Plan } from "../../model/plan.js";
 import { applyEdits, EditRejected, EditSchema, readWorkspaceFile } from "../../guard/edits.js";

@@ -1,5 +1,6 @@
 // package with the Nix backend, and the flagged cargo fallback FLAKEBOT_BACKEND=auto allows.
-import { CraftError, type StageFn } from "../context.js";
+import { type StageFn } from "../context.js";
+import { CraftError } from "../../model/errors.js";
 import { nixPackage } from "../../backends/nix/nix.js";
 import { cargoPackage } from "./build.js";
 

@@ -3,7 +3,8 @@
 // With an LLM it asks for all of that; without one it derives queries from keywords.ts,
 // writes no acceptance tests and assumes the crate alone is enough.
 import { z } from "zod";
-import { CraftError, type StageFn } from "../context.js";
+import { type StageFn } from "../context.js";
+import { CraftError } from "../../model/errors.js";
 import type { Plan } from "../../model/plan.js";
 import { askJson, LlmMeter } from "../../llm/structured.js";
 import { fence, renderPrompt } from "../../llm/prompts.js";

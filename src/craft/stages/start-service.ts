@@ -1,6 +1,7 @@
 // The last step of a service craft: start the verified program as a service and wait for
 // its health check, so the craft is ready only when the service answers.
-import { CraftError, type StageFn } from "../context.js";
+import { type StageFn } from "../context.js";
+import { CraftError } from "../../model/errors.js";
 import type { Craft } from "../../model/craft.js";
 import type { ServiceManager } from "../../service/manager.js";
 import { ServiceError } from "../../service/supervisor.js";

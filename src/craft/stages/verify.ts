@@ -1,7 +1,8 @@
 // verify: run the packaged binary the way callers will (sandboxed when the sandbox is on),
 // read its --help into typed parameters, run the plan's acceptance tests against it, and
 // write the usage text and the description for the agent.
-import { CraftError, type StageFn } from "../context.js";
+import { type StageFn } from "../context.js";
+import { CraftError } from "../../model/errors.js";
 import { invokeBinary, type InvokeTarget } from "../../exec/invoke.js";
 import { usageText } from "../../schema/usage.js";
 import { parseHelp } from "../../schema/help.js";

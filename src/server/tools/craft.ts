@@ -2,9 +2,10 @@ import { z } from "zod";
 import type { RegisterTool } from "../tool-list.js";
 import type { Flakebot } from "../../app.js";
 import { craftStatusShape } from "../schemas.js";
-import { craftText, craftView, result } from "../../model/view.js";
+import { craftText, craftView } from "../../model/view.js";
+import { result } from "../results.js";
 import { progressReporter } from "../progress.js";
-import { NAME_PATTERN } from "../../model/names.js";
+import { craftRequestShape } from "../../model/request.js";
 import { asToolError } from "../errors.js";
 
 export const name = "craft_tool";
@@ -18,20 +19,7 @@ export const config = {
     "The result's `usage` says how to call the new tool directly and through invoke_tool.",
   ].join(" "),
   inputSchema: {
-    instructions: z.string().min(1).max(20000).describe("What the tool must do, in plain words"),
-    name: z.string().regex(NAME_PATTERN).optional().describe("The MCP tool name to register (lowercase, digits, underscores); derived from the crate or binary when absent"),
-    crate: z.string().min(1).max(64).optional().describe("Start from this crates.io crate (skips discovery)"),
-    source: z.string().min(1).max(4096).optional().describe("Start from a local directory or a git URL (https, ssh, file)"),
-    rev: z.string().min(1).max(256).optional().describe("Git revision (branch, tag or commit) of `source`"),
-    package: z.string().min(1).max(128).optional().describe("Which workspace package to build"),
-    bin: z.string().min(1).max(128).optional().describe("Which binary target to expose"),
-    features: z
-      .array(z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_+./-]{0,127}$/, "a Cargo feature name (letters, digits, _ - + . /)"))
-      .max(64)
-      .optional()
-      .describe("Cargo features to enable; the chosen binary's required-features are enabled without being named"),
-    modify: z.enum(["auto", "never", "always"]).default("auto").describe("Whether the LLM may change the code"),
-    kind: z.enum(["command", "service"]).default("command").describe("A command runs once per call; a service is a long-running program Flakebot supervises"),
+    ...craftRequestShape,
     wait_seconds: z.number().int().min(0).max(600).default(45).describe("How long this call waits before returning status \"building\""),
   },
   outputSchema: craftStatusShape,

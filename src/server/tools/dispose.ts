@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { RegisterTool } from "../tool-list.js";
 import type { Flakebot } from "../../app.js";
 import { disposeOutputShape } from "../schemas.js";
-import { result } from "../../model/view.js";
+import { result } from "../results.js";
 import { asToolError } from "../errors.js";
 
 export const name = "dispose_tool";

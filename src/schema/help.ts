@@ -41,7 +41,7 @@ const NUMERIC_VALUE_NAMES = new Set([
 ]);
 
 /** A unit or suffix in the help: the value is not a plain number (`4KiB`, `1G`, `10%`). */
-const UNIT = /\d\s*(?:[kmgtp]i?b?|bytes?|%)(?![a-z])|\b(?:units?|suffix(?:es)?|multiplier|kib|mib|gib|kb|mb|gb)\b/i;
+const UNIT = /\d\s*(?:[kmgtp]i?b?|%)(?![a-z])|\b(?:units?|suffix(?:es)?|multiplier)\b/i;
 
 /** Usage placeholders that stand for options, not positionals. */
 const OPTION_PLACEHOLDERS = new Set(["option", "options", "flag", "flags", "switches", "opts"]);
@@ -120,7 +120,19 @@ export function parseHelp(text: string): HelpParam[] {
     const base = toName(pos.name);
     if (base) add(p, base);
   }
+  inheritAliases(params);
   return params.slice(0, MAX_PARAMS);
+}
+
+/** "An alias for -n/--length": the alias takes what the option it names takes. */
+function inheritAliases(params: HelpParam[]): void {
+  for (const p of params) {
+    const flag = /^an alias for (?:-\w\/)?(--[\w-]+)/i.exec(p.description ?? "")?.[1];
+    const of = flag && params.find((q) => q.flag === flag && q !== p);
+    if (!of || of.kind !== p.kind) continue;
+    p.type = of.type;
+    if (of.choices) p.choices = [...of.choices];
+  }
 }
 
 /**

@@ -8,6 +8,7 @@ import { treeHash } from "../../sources/git.js";
 import { buildKey, cacheDir, lookupBuild, recordBuild } from "../../backends/cache.js";
 import type { Craft } from "../../model/craft.js";
 import { addGcRoot } from "../../backends/nix/nix.js";
+import { buildFailureMessage } from "../../backends/build-failure.js";
 
 function describeErrors(diagnostics: Diagnostic[], output: string): string {
   const errors = diagnostics.filter((d) => d.level === "error").slice(0, 5);
@@ -38,7 +39,7 @@ export function buildStage(backend: "nix" | "cargo"): StageFn {
     const started = Date.now();
     const outcome = await cargoBuild(target, { cwd: ctx.paths.workspace, signal: ctx.signal, sandbox: ctx.sandboxBuilds, onLine: (l) => ctx.log(l) });
     if (!outcome.ok) {
-      throw new CraftError("build", `cargo build failed:\n${describeErrors(outcome.diagnostics, outcome.output)}`);
+      throw new CraftError("build", buildFailureMessage("cargo build", outcome.diagnostics, outcome.output, ctx.paths.workspace));
     }
     if (outcome.lockRegenerated) ctx.log(`Cargo.lock was regenerated: ${outcome.lockRegenerated}`);
     return {

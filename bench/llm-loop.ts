@@ -4,7 +4,7 @@
 // does not compile, and round 2 with the fix (the repair round).
 import fs from "node:fs/promises";
 import path from "node:path";
-import { craftPipeline } from "../src/craft/run.js";
+import { craftPipeline } from "../src/craft/pipeline.js";
 import type { Craft } from "../src/model/craft.js";
 import { startLlmStandIn } from "../test/fixtures/far-ends/llm.js";
 import { benchEnv, isBuildTool, timeWithin, toolSpans } from "./lib/env.js";
@@ -43,7 +43,7 @@ const EDITS = [
 const FIX = [{ path: "src/main.rs", search: "let shown: u32 =", replace: "let shown =" }];
 
 function modifyWired(): boolean {
-  return craftPipeline({ backend: "cargo", fallbackToCargo: false, sandboxed: false }).some((s) => s.stage === "modify");
+  return craftPipeline().some((s) => s.stage === "modify");
 }
 
 interface LoopRun {

@@ -13,19 +13,19 @@ import { BuildQueue } from "./state/queue.js";
 import { ToolLog, readLogTail } from "./state/tool-log.js";
 import { type StageContext } from "./craft/context.js";
 import { CraftError, UserError } from "./model/errors.js";
-import { craftPipeline, runCraft } from "./craft/run.js";
+import { runCraft } from "./craft/run.js";
+import { craftPipeline } from "./craft/pipeline.js";
 import { invalidName, nameFromInstructions, toToolName } from "./model/names.js";
 import type { Craft, CraftRequest } from "./model/craft.js";
 import { requestProblem } from "./model/request.js";
-import { releaseBuild } from "./backends/cache.js";
 import { invokeBinary, type InvokeInput, type InvokeOutput } from "./exec/invoke.js";
 import { rootsAccess, sandboxEnabled } from "./exec/sandbox.js";
 import { hiddenNote, hiddenPaths } from "./exec/visible.js";
 import { killAllChildren } from "./exec/process.js";
-import { killProcessesUnder } from "./exec/procs.js";
+import { alive, killProcessesUnder } from "./exec/procs.js";
 import type { LlmProvider } from "./llm/provider.js";
-import { disposeNix, nixAvailable, type NixStatus } from "./backends/nix/nix.js";
-import { deleteFork } from "./craft/acquire/from-crate.js";
+import { selectBackend } from "./backends/select.js";
+import { disposers } from "./dispose.js";
 // -- services (issue 9)
 import { ServiceManager, ServiceUnavailable } from "./service/manager.js";
 import { startServiceStage } from "./craft/stages/start-service.js";
@@ -60,7 +60,6 @@ export class Flakebot extends EventEmitter<AppEvents> {
   readonly services: ServiceManager;
   private readonly jobs = new Map<string, Job>();
   private readonly queue: BuildQueue;
-  private nix?: Promise<NixStatus>;
   /** Why the state directory cannot be written, when it cannot (read-only, full). */
   private cannotWrite?: string;
   /** The client's MCP roots as crafted programs see them (FLAKEBOT_SANDBOX_WRITE). */
@@ -90,7 +89,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
     for (const c of corrupt) log.warn(`tool "${c.name}" skipped: ${c.error}`);
     const ready: Craft[] = [];
     for (const craft of crafts) {
-      if (craft.status === "building" && !processAlive(craft.owner_pid) && !this.cannotWrite) {
+      if (craft.status === "building" && !alive(craft.owner_pid) && !this.cannotWrite) {
         await this.markInterrupted(craft);
       } else if (craft.status === "ready") {
         ready.push(craft);
@@ -144,18 +143,6 @@ export class Flakebot extends EventEmitter<AppEvents> {
     return readLogTail(this.store.paths(name).log, lines);
   }
 
-  /** Which backend builds crafts: FLAKEBOT_BACKEND, and for auto whether Nix is usable. */
-  private async backend(): Promise<{ backend: "nix" | "cargo"; fallbackToCargo: boolean }> {
-    if (this.config.backend === "cargo") return { backend: "cargo", fallbackToCargo: false };
-    this.nix ??= nixAvailable();
-    const nix = await this.nix;
-    if (this.config.backend === "nix") {
-      if (!nix.available) throw new UserError(`FLAKEBOT_BACKEND=nix, but Nix is not usable: ${nix.reason ?? "not found"}. Install it (apt-get install -y nix-bin, or https://nixos.org/download) or set FLAKEBOT_BACKEND=auto`);
-      return { backend: "nix", fallbackToCargo: false };
-    }
-    return nix.available ? { backend: "nix", fallbackToCargo: true } : { backend: "cargo", fallbackToCargo: false };
-  }
-
   private async claimName(request: CraftRequest): Promise<string> {
     if (request.name !== undefined) {
       const bad = invalidName(request.name);
@@ -195,7 +182,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
     } catch (err) {
       throw new UserError((err as Error).message);
     }
-    const backend = await this.backend();
+    const { backend, fallback } = await selectBackend(this.config);
     const name = await this.claimName(request);
     const now = new Date().toISOString();
     const craft: Craft = {
@@ -231,9 +218,11 @@ export class Flakebot extends EventEmitter<AppEvents> {
         publish({ ...job.craft, message }, message);
       },
       llm,
-      sandboxBuilds: sandboxed,
+      sandboxed,
+      backend,
+      fallback,
     };
-    const steps = craftPipeline({ ...backend, sandboxed, startService: request.kind === "service" ? startServiceStage(this.services) : undefined });
+    const steps = craftPipeline({ startService: startServiceStage(this.services) });
     job.done = this.queue
       .run(controller.signal, (ahead) => ctx.progress(`waiting for a build slot (${ahead} ahead)`), () =>
         runCraft(ctx, craft, steps, {
@@ -426,22 +415,10 @@ ${reason}` : reason;
       await job.done.catch(() => {});
       removed.push(`craft job (cancelled at stage ${job.craft.stage ?? "queued"})`);
     }
-    removed.push(...(await this.services.stop(name)));
-    if (craft?.build?.store_path || (await fs.lstat(paths.gcroot).then(() => true, () => false))) {
-      removed.push(...(await disposeNix(paths.gcroot, craft?.build?.store_path)));
+    const others = async () => (await this.store.list()).crafts.filter((c) => c.name !== name);
+    for (const part of disposers({ config: this.config, store: this.store, services: this.services, others })) {
+      removed.push(...(await part.dispose(name, craft, paths)));
     }
-    if (craft?.source?.fork_created) {
-      const fork = await deleteFork(this.config, craft.source);
-      removed.push(fork.deleted ? `fork ${craft.source.fork}` : `fork ${craft.source.fork} kept: ${fork.message}`);
-    }
-    if (craft?.build?.key) {
-      const others = (await this.store.list()).crafts.filter((c) => c.name !== name && c.build?.key === craft!.build!.key);
-      removed.push(...(await releaseBuild(this.config.home, craft.build.key, others.length > 0)));
-    }
-    for (const p of [paths.workspace, paths.scratch, paths.log, paths.manifest]) {
-      if (await fs.access(p).then(() => true, () => false)) removed.push(p);
-    }
-    await this.store.remove(name);
     this.emit("removed", name);
     return { disposed: name, removed };
   }
@@ -475,17 +452,6 @@ async function lowDiskNote(dir: string): Promise<string | undefined> {
 /** rm -rf that retries while a dying build still writes into the tree. */
 function removeTree(dir: string): Promise<void> {
   return fs.rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
-}
-
-function processAlive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 function firstLine(text: string): string {

@@ -4,7 +4,7 @@
 // build tools' time and Flakebot's own.
 import fs from "node:fs/promises";
 import path from "node:path";
-import { findOnPath } from "../../src/exec/limits.js";
+import { findOnPath } from "../../src/exec/which.js";
 import { testEnv, type TestEnv } from "../../test/helpers/offline.js";
 
 export const TOOL_LOG_VAR = "FLAKEBOT_BENCH_TOOL_LOG";

@@ -2,7 +2,6 @@
 // rustc, git, nix and its flakes, bwrap and whether it can really build a sandbox), the LLM
 // settings (never printing a key) and whether crates.io and GitHub answer, and says for
 // everything missing the exact command that installs or fixes it.
-import { constants as fsConstants } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -12,7 +11,12 @@ import { runProcess, type RunResult } from "../exec/process.js";
 import { redactSecrets, toolchainEnv } from "../exec/env.js";
 import { providerKind } from "../llm/select.js";
 import { USER_AGENT } from "../sources/cratesio.js";
-import { compareVersions, NIXPKGS_2511_MIN_NIX, parseNixVersion as parseNixText } from "../backends/nix/cli.js";
+import { MIN_NIX, nixAvailable } from "../backends/nix/cli.js";
+import { checkSandbox } from "../exec/sandbox.js";
+import { findOnPath } from "../exec/which.js";
+import { compareVersions, versionIn } from "../model/version.js";
+
+export { findOnPath, MIN_NIX };
 
 export type CheckStatus = "ok" | "warn" | "missing";
 
@@ -40,9 +44,6 @@ export interface DoctorOptions {
   /** How long each program gets to answer. */
   processTimeoutMs?: number;
 }
-
-/** Nix older than this cannot evaluate current nixpkgs. */
-export const MIN_NIX = NIXPKGS_2511_MIN_NIX;
 
 export const FIX = {
   rust: "curl https://sh.rustup.rs -sSf | sh",
@@ -83,25 +84,9 @@ export async function doctor(config: Config, opts: DoctorOptions = {}): Promise<
 // ---------------------------------------------------------------------------------------
 // Programs
 
-/** The executable `name` on the PATH of `env`, or undefined. */
-export async function findOnPath(name: string, env: Record<string, string>): Promise<string | undefined> {
-  for (const dir of (env.PATH ?? "").split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, name);
-    try {
-      const st = await fs.stat(candidate);
-      if (!st.isFile()) continue;
-      await fs.access(candidate, fsConstants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
 function run(probe: Probe, argv: string[]): Promise<RunResult> {
   return runProcess(argv, {
+    kind: "probe",
     cwd: os.tmpdir(),
     env: probe.env,
     timeoutMs: probe.processTimeoutMs,
@@ -120,7 +105,7 @@ function failure(r: RunResult): string {
 }
 
 async function checkRustTool(probe: Probe, name: "cargo" | "rustc"): Promise<DoctorCheck[]> {
-  const bin = await findOnPath(name, probe.env);
+  const bin = findOnPath(name, probe.env);
   if (!bin) {
     return [{ name, status: "missing", required: true, detail: `${name} is not on PATH: crafting builds every tool with it`, fix: FIX.rust }];
   }
@@ -132,7 +117,7 @@ async function checkRustTool(probe: Probe, name: "cargo" | "rustc"): Promise<Doc
 }
 
 async function checkGit(probe: Probe): Promise<DoctorCheck[]> {
-  const bin = await findOnPath("git", probe.env);
+  const bin = findOnPath("git", probe.env);
   if (!bin) return [{ name: "git", status: "missing", required: true, detail: "git is not on PATH: crafting clones and versions every tool's source with it", fix: FIX.git }];
   const r = await run(probe, [bin, "--version"]);
   if (r.exitCode !== 0) return [{ name: "git", status: "missing", required: true, detail: `${bin} --version ${failure(r)}`, fix: FIX.git }];
@@ -141,7 +126,7 @@ async function checkGit(probe: Probe): Promise<DoctorCheck[]> {
 
 /** "nix (Nix) 2.8.0" -> [2, 8, 0] (the builder's own parser, as numbers for the report). */
 export function parseNixVersion(text: string): number[] | undefined {
-  const v = parseNixText(text);
+  const v = versionIn(text);
   if (!v) return undefined;
   const parts = v.split(".").map(Number);
   while (parts.length < 3) parts.push(0);
@@ -155,12 +140,13 @@ export function versionAtLeast(have: number[], need: string): boolean {
 async function checkNix(probe: Probe, config: Config): Promise<DoctorCheck[]> {
   const required = config.backend === "nix";
   const fallback = required ? "FLAKEBOT_BACKEND=nix cannot build anything" : "builds fall back to cargo (flagged not reproducible)";
-  const bin = await findOnPath("nix", probe.env);
+  const bin = findOnPath("nix", probe.env);
   if (!bin) return [{ name: "nix", status: "missing", required, detail: `nix is not on PATH: ${fallback}`, fix: FIX.nix }];
-  const r = await run(probe, [bin, "--version"]);
-  if (r.exitCode !== 0) return [{ name: "nix", status: "missing", required, detail: `${bin} --version ${failure(r)}: ${fallback}`, fix: FIX.nix }];
-  const version = parseNixVersion(r.stdout);
-  const shown = version ? version.join(".") : firstLine(r);
+  // The same probe the runtime uses to choose the backend.
+  const status = await nixAvailable(undefined, probe.env);
+  if (!status.available) return [{ name: "nix", status: "missing", required, detail: `${status.reason ?? "nix does not run"} (${bin}): ${fallback}`, fix: FIX.nix }];
+  const version = parseNixVersion(status.version ?? "");
+  const shown = status.version ?? "unknown";
   const checks: DoctorCheck[] = [];
   if (version && !versionAtLeast(version, MIN_NIX)) {
     checks.push({
@@ -197,7 +183,7 @@ async function checkFlakes(probe: Probe, nixBin: string): Promise<DoctorCheck> {
 
 async function checkBwrap(probe: Probe, config: Config): Promise<DoctorCheck[]> {
   const required = config.sandbox === "bwrap";
-  const bin = await findOnPath("bwrap", probe.env);
+  const bin = findOnPath("bwrap", probe.env);
   if (!bin) {
     return [{
       name: "bwrap",
@@ -212,17 +198,17 @@ async function checkBwrap(probe: Probe, config: Config): Promise<DoctorCheck[]> 
   if (config.sandbox === "off") {
     return [{ name: "bwrap", status: "warn", required, detail: `FLAKEBOT_SANDBOX=off: crafted tools run unsandboxed although bwrap is installed (${bin})`, fix: "unset FLAKEBOT_SANDBOX" }];
   }
-  const trial = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-net", "true"];
-  const r = await run(probe, [bin, ...trial]);
-  if (r.exitCode === 0) return [{ name: "bwrap", status: "ok", required, detail: `bwrap (${bin}) creates sandboxes: crafted tools run without network, read-only` }];
+  // The same trial sandbox the runtime relies on.
+  const check = await checkSandbox();
+  if (check.ok) return [{ name: "bwrap", status: "ok", required, detail: check.detail }];
   return [{
     name: "bwrap",
     status: required ? "missing" : "warn",
     required,
-    detail: `bwrap (${bin}) is installed but cannot create a sandbox (${failure(r)}): crafted tools will run unsandboxed`,
-    fix: /namespace|uid map|not permitted|permission denied/i.test(r.stderr)
+    detail: `${check.detail}: crafted tools will run unsandboxed`,
+    fix: /namespace|uid map|not permitted|permission denied/i.test(check.detail)
       ? await userNamespaceFix()
-      : `bwrap ${trial.join(" ")}  # shows the error; fix what it reports`,
+      : `bwrap --ro-bind / / --unshare-net true  # shows the error; fix what it reports`,
   }];
 }
 

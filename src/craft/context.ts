@@ -5,6 +5,7 @@ import type { Config } from "../config.js";
 import type { ToolPaths } from "../state/paths.js";
 import type { Craft, CraftRequest } from "../model/craft.js";
 import type { LlmProvider } from "../llm/provider.js";
+import type { Backend } from "../backends/backend.js";
 
 export interface StageContext {
   config: Config;
@@ -16,8 +17,13 @@ export interface StageContext {
   log(line: string): void;
   /** Reports progress within the current stage (shown to waiting clients). */
   progress(message: string): void;
-  /** Run cargo build/test of the crate's code under the sandbox (bwrap present and on). */
-  sandboxBuilds?: boolean;
+  // Per-craft settings, decided once when the craft starts (app.ts) and read by the stages.
+  /** Crate code (cargo build/test) and the built binary run under the sandbox (bwrap present and on). */
+  sandboxed?: boolean;
+  /** Packages the tested build; cargo when absent. */
+  backend?: Backend;
+  /** Packages it instead, flagged, when `backend` fails (FLAKEBOT_BACKEND=auto). */
+  fallback?: Backend;
   /** The LLM, when one is configured; stages that need one say so clearly without. */
   llm?: LlmProvider;
 }

@@ -1,69 +1,9 @@
 // The orchestrator: runs the stages in order over one Craft record, persisting it after
 // every stage and reporting each stage change. It owns nothing else: cancellation comes
 // in through ctx.signal, and what happens on ready or failure is the caller's.
-import type { StageContext, StageFn } from "./context.js";
-import type { Craft, Stage } from "../model/craft.js";
-import { plan } from "./stages/plan.js";
-import { makeDiscover } from "./stages/discover.js";
-import { llmPick } from "../discovery/pick.js";
-import { acquireSource } from "./acquire/from-source.js";
-import { acquireCrate, pushBranch } from "./acquire/from-crate.js";
-import { modify, wantsModify } from "./stages/modify.js";
-import { buildStage, cargoPackage, testStage } from "./stages/build.js";
-import { nixOrCargoPackage } from "./stages/package.js";
-import { verifyStage } from "./stages/verify.js";
-import { registerStage } from "./stages/register.js";
-
-export interface Step {
-  stage: Stage;
-  run: StageFn;
-  /** The step runs only when this holds for the record so far. */
-  when?: (craft: Craft) => boolean;
-  message: string;
-}
-
-export interface PipelineOptions {
-  backend: "nix" | "cargo";
-  /** With FLAKEBOT_BACKEND=auto a failed Nix build falls back to cargo, flagged. */
-  fallbackToCargo: boolean;
-  sandboxed: boolean;
-  /** For a service: starts it and waits for its health check, after registration. */
-  startService?: StageFn;
-}
-
-const notCached = (c: Craft) => !c.build?.cached;
-
-const discover = makeDiscover({ pick: llmPick });
-
-const acquire: StageFn = (ctx, craft) => (ctx.request.source ? acquireSource(ctx, craft) : acquireCrate(ctx, craft));
-
-const publish: StageFn = async (ctx, craft) => {
-  const pushed = await pushBranch(ctx, craft);
-  ctx.log(`publish: ${pushed.message}`);
-  return {};
-};
-
-export function craftPipeline(opts: PipelineOptions): Step[] {
-  const steps: Step[] = [
-    { stage: "plan", run: plan, message: "planning from the instructions" },
-    { stage: "discover", run: discover, when: (c) => !c.request.source, message: "searching crates.io" },
-    { stage: "acquire", run: acquire, message: "getting the source" },
-    { stage: "modify", run: modify, when: (c) => wantsModify(c.request, c.plan), message: "changing the program, proving each change with cargo build and test" },
-    { stage: "build", run: buildStage(opts.backend), message: `building (${opts.backend} backend)` },
-    { stage: "test", run: testStage, when: notCached, message: "running the crate's tests" },
-    {
-      stage: "package",
-      run: opts.backend === "nix" ? nixOrCargoPackage(opts.fallbackToCargo) : cargoPackage,
-      when: notCached,
-      message: opts.backend === "nix" ? "building the Nix flake" : "packaging the binary",
-    },
-    { stage: "verify", run: verifyStage(opts.sandboxed), message: "checking the packaged binary and its acceptance tests" },
-    { stage: "register", run: publish, when: (c) => !!c.source?.fork, message: "pushing the tool's branch to the fork" },
-    { stage: "register", run: registerStage, message: "registering the tool" },
-  ];
-  if (opts.startService) steps.push({ stage: "register", run: opts.startService, message: "starting the service and waiting for its health check" });
-  return steps;
-}
+import type { StageContext } from "./context.js";
+import type { Craft } from "../model/craft.js";
+import type { Step } from "./pipeline.js";
 
 export interface RunHooks {
   /** Persists the record (after every stage). */

@@ -38,3 +38,13 @@ export function redactSecrets(text: string): string {
   }
   return out;
 }
+
+/** What git needs of the operator's environment: its configuration, proxies, ssh, TLS. */
+const GIT_PASSTHROUGH = /^(PATH|HOME|LANG|LC_\w+|TZ|XDG_CONFIG_HOME|GIT_CONFIG_GLOBAL|GIT_CONFIG_SYSTEM|GIT_CONFIG_NOSYSTEM|GIT_SSH_COMMAND|GIT_SSL_CAINFO|GIT_SSL_NO_VERIFY|SSH_AUTH_SOCK|SSL_CERT_FILE|SSL_CERT_DIR|https?_proxy|HTTPS?_PROXY|no_proxy|NO_PROXY|ALL_PROXY|all_proxy)$/;
+
+/** git's environment: the operator's git settings without secrets, and never a prompt. */
+export function gitEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(toolchainEnv())) if (GIT_PASSTHROUGH.test(k)) env[k] = v;
+  return { ...env, GIT_TERMINAL_PROMPT: "0" };
+}

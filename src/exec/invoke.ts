@@ -52,6 +52,7 @@ export async function invokeBinary(target: InvokeTarget, input: InvokeInput): Pr
   const { limits, ...rest } = target.sandbox ?? {};
   const spec: SandboxSpec = { ...rest, scratch: target.scratch, limits: limits === false ? false : limitsForTimeout(timeoutMs, limits) };
   const r = await runProcess(target.sandboxed ? sandboxArgv(argv, spec) : argv, {
+    kind: "crafted",
     cwd: target.scratch,
     env: craftedEnv(target.scratch, { NO_COLOR: "1", CLICOLOR: "0", TERM: "dumb" }),
     timeoutMs,

@@ -1,8 +1,8 @@
 // Resource limits for sandboxed programs, applied with util-linux's `prlimit` in front of
 // bwrap (the limits are inherited by everything the program starts).
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import os from "node:os";
-import path from "node:path";
+import { findOnPath } from "./which.js";
 
 export interface ResourceLimits {
   /** RLIMIT_CPU: CPU seconds per process (SIGXCPU, then SIGKILL). */
@@ -61,14 +61,6 @@ let prlimitPath: string | null | undefined;
 export function findPrlimit(): string | null {
   if (prlimitPath === undefined) prlimitPath = findOnPath("prlimit");
   return prlimitPath;
-}
-
-export function findOnPath(name: string): string | null {
-  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
-    const candidate = path.join(dir, name);
-    if (dir && existsSync(candidate)) return candidate;
-  }
-  return null;
 }
 
 /**

@@ -1,11 +1,18 @@
 // The one helper that runs every external process: git, cargo, nix, bwrap and crafted
 // binaries. argv arrays only (never a shell), a timeout and an AbortSignal that kill the
-// whole process group, a capped capture of output, and an environment chosen by the caller.
+// whole process group, a capped capture of output, every live process killed on shutdown,
+// and the policy of the process's kind (policy.ts) applied to its argv and environment.
 import { execa } from "execa";
+import { policyArgv, policyEnv, type ProcessKind } from "./policy.js";
+
+export type { ProcessKind } from "./policy.js";
 
 export interface RunOptions {
+  /** What runs: it chooses the policy (environment, settings) the process gets. Every call in src/ names it. */
+  kind?: ProcessKind;
   cwd: string;
-  env: Record<string, string>;
+  /** The whole environment; the kind's own (policy.ts) when absent. */
+  env?: Record<string, string>;
   /** Milliseconds before the process group is killed. */
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -103,8 +110,10 @@ class Capture {
   }
 }
 
-export async function runProcess(argv: string[], opts: RunOptions): Promise<RunResult> {
-  if (argv.length === 0 || !argv[0]) throw new Error("runProcess: empty argv");
+export async function runProcess(command: string[], opts: RunOptions): Promise<RunResult> {
+  if (command.length === 0 || !command[0]) throw new Error("runProcess: empty argv");
+  const kind = opts.kind ?? "probe";
+  const argv = policyArgv(kind, command);
   const started = performance.now();
   const cap = opts.maxOutputBytes ?? DEFAULT_CAP;
   const floodLimit = opts.killAfterOutputBytes ?? Number.POSITIVE_INFINITY;
@@ -116,7 +125,7 @@ export async function runProcess(argv: string[], opts: RunOptions): Promise<RunR
 
   const child = execa(argv[0], argv.slice(1), {
     cwd: opts.cwd,
-    env: opts.env,
+    env: opts.env ?? policyEnv(kind),
     extendEnv: false,
     detached: true,
     cleanup: true,
@@ -169,7 +178,7 @@ export async function runProcess(argv: string[], opts: RunOptions): Promise<RunR
 
   const spawnFailed = result.exitCode === undefined && !result.signal;
   return {
-    argv,
+    argv: command,
     exitCode: result.exitCode ?? null,
     signal: result.signal ?? undefined,
     stdout: out.text(),

@@ -8,7 +8,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Config } from "../config.js";
-import { DEFAULT_LIMITS, findOnPath, findPrlimit, prlimitArgv, type ResourceLimits } from "./limits.js";
+import { DEFAULT_LIMITS, findPrlimit, prlimitArgv, type ResourceLimits } from "./limits.js";
+import { findOnPath } from "./which.js";
 import { runProcess } from "./process.js";
 
 /**
@@ -317,7 +318,7 @@ export async function checkSandbox(): Promise<SandboxCheck> {
   if (!findBwrap()) return { ok: false, detail: "bwrap is not installed: install bubblewrap (apt-get install -y bubblewrap) so crafted tools run sandboxed" };
   const scratch = await mkdtemp(path.join(os.tmpdir(), "flakebot-sandbox-check-"));
   try {
-    const r = await runProcess(sandboxArgv([findOnPath("true") ?? "/bin/true"], { scratch }), { cwd: scratch, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, timeoutMs: 10_000 });
+    const r = await runProcess(sandboxArgv([findOnPath("true") ?? "/bin/true"], { scratch }), { kind: "sandbox", cwd: scratch, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, timeoutMs: 10_000 });
     if (r.exitCode === 0) {
       const who = runningAsRoot() ? "each tool as its own user" : "as you, in a user namespace";
       const limits = findPrlimit() ? "with resource limits" : "WITHOUT resource limits (prlimit from util-linux is missing)";

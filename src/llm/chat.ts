@@ -55,6 +55,17 @@ export function failedJsonGeneration(err: unknown): string | undefined {
 }
 
 /** What both chat-completions SDKs (groq-sdk, openai) answer, as far as we read it. */
+/** The chat request both OpenAI-style clients take; they differ only in the token limit's name. */
+export function chatRequest(model: string, req: CompletionRequest) {
+  return {
+    model,
+    messages: toChatMessages(req),
+    temperature: 0,
+    seed: SEED,
+    ...(req.json ? { response_format: { type: "json_object" as const } } : {}),
+  };
+}
+
 export interface ChatCompletionAnswer {
   choices: { message?: { content?: string | null } }[];
   usage?: { prompt_tokens?: number; completion_tokens?: number } | null;

@@ -3,7 +3,7 @@
 import type Groq from "groq-sdk";
 import { DEFAULT_GROQ_MODEL, type Config } from "../config.js";
 import type { LlmProvider } from "./provider.js";
-import { chatCompletionProvider, SEED, toChatMessages } from "./chat.js";
+import { chatCompletionProvider, chatRequest } from "./chat.js";
 
 export function createGroqProvider(config: Pick<Config, "groq" | "model">): LlmProvider {
   const apiKey = config.groq.apiKey;
@@ -18,16 +18,6 @@ export function createGroqProvider(config: Pick<Config, "groq" | "model">): LlmP
     model,
     secrets: [apiKey],
     create: async (req) =>
-      (await getClient()).chat.completions.create(
-        {
-          model,
-          messages: toChatMessages(req),
-          max_completion_tokens: req.maxTokens,
-          temperature: 0,
-          seed: SEED,
-          ...(req.json ? { response_format: { type: "json_object" as const } } : {}),
-        },
-        { signal: req.signal },
-      ),
+      (await getClient()).chat.completions.create({ ...chatRequest(model, req), max_completion_tokens: req.maxTokens }, { signal: req.signal }),
   });
 }

@@ -4,7 +4,7 @@
 import type OpenAI from "openai";
 import type { Config } from "../config.js";
 import type { LlmProvider } from "./provider.js";
-import { chatCompletionProvider, SEED, toChatMessages } from "./chat.js";
+import { chatCompletionProvider, chatRequest } from "./chat.js";
 
 const KEYLESS = "no-key";
 
@@ -26,16 +26,6 @@ export function createOpenAiProvider(config: Pick<Config, "openai" | "model">): 
     model,
     secrets: apiKey ? [apiKey] : [],
     create: async (req) =>
-      (await getClient()).chat.completions.create(
-        {
-          model,
-          messages: toChatMessages(req),
-          max_tokens: req.maxTokens,
-          temperature: 0,
-          seed: SEED,
-          ...(req.json ? { response_format: { type: "json_object" as const } } : {}),
-        },
-        { signal: req.signal },
-      ),
+      (await getClient()).chat.completions.create({ ...chatRequest(model, req), max_tokens: req.maxTokens }, { signal: req.signal }),
   });
 }

@@ -4,6 +4,7 @@
 // port its owner wrote down. The claim is a file created exclusively; a dead owner's claim
 // is taken over.
 import { readFileSync } from "node:fs";
+import { alive } from "../exec/procs.js";
 import fs from "node:fs/promises";
 import path from "node:path";
 
@@ -14,26 +15,6 @@ export interface Owner {
 
 export function ownerFile(toolDir: string): string {
   return path.join(toolDir, "service.owner.json");
-}
-
-export function alive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
-  }
-  return !zombie(pid);
-}
-
-/** A killed process not yet reaped by its parent still answers signal 0. */
-function zombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return false;
-  }
 }
 
 export async function readOwner(toolDir: string): Promise<Owner | undefined> {

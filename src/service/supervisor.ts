@@ -12,7 +12,7 @@ import type { HelpParam, ServiceInfo } from "../model/craft.js";
 import { portBinding } from "./port-binding.js";
 import { canConnect, freePort, LOOPBACK } from "./port.js";
 import { sendServiceRequest } from "./http.js";
-import { serviceLeaves, signalAll } from "./procs.js";
+import { leavesStartedIn, signalAll } from "../exec/procs.js";
 
 export interface SupervisorOptions {
   binary: string;
@@ -126,6 +126,7 @@ export class Supervisor {
     const controller = new AbortController();
     const run: Run = { controller, startedAt: Date.now(), done: undefined as unknown as Promise<RunResult> };
     run.done = runProcess(full, {
+      kind: "crafted",
       cwd: this.opts.scratch,
       env: craftedEnv(this.opts.scratch, binding.env),
       signal: controller.signal,
@@ -206,7 +207,7 @@ export class Supervisor {
   /** SIGTERM to the program, SIGKILL to its whole process group after the grace period. */
   private async kill(run: Run): Promise<void> {
     if (run.result) return;
-    signalAll(await serviceLeaves(this.opts.scratch), "SIGTERM");
+    signalAll(await leavesStartedIn(this.opts.scratch), "SIGTERM");
     const grace = this.opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
     const timer = setTimeout(() => run.controller.abort(), grace);
     await run.done;

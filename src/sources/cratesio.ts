@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { VERSION } from "../version.js";
+import { compareVersions, isPrerelease } from "../model/version.js";
 
 export const USER_AGENT = `flakebot/${VERSION} (+https://github.com/flakebot/flakebot)`;
 
@@ -266,26 +267,10 @@ export class CratesIoClient {
   }
 }
 
-function semverParts(v: string): { nums: number[]; pre: boolean } {
-  const [core, ...rest] = v.split("+")[0].split("-");
-  return { nums: core.split(".").map((n) => Number.parseInt(n, 10) || 0), pre: rest.length > 0 };
-}
-
-/** Compares two versions by their numbers, a pre-release below its release. */
-export function compareVersions(a: string, b: string): number {
-  const pa = semverParts(a);
-  const pb = semverParts(b);
-  for (let i = 0; i < 3; i++) {
-    const d = (pa.nums[i] ?? 0) - (pb.nums[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return Number(pb.pre) - Number(pa.pre);
-}
-
 /** The newest version that is not yanked, preferring releases over pre-releases. */
 export function newestUsableVersion(versions: CrateVersion[]): CrateVersion | undefined {
   const live = versions.filter((v) => !v.yanked);
-  const releases = live.filter((v) => !semverParts(v.num).pre);
+  const releases = live.filter((v) => !isPrerelease(v.num));
   const pool = releases.length > 0 ? releases : live;
   return [...pool].sort((a, b) => compareVersions(b.num, a.num))[0];
 }

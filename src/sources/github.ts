@@ -7,7 +7,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Octokit } from "@octokit/rest";
 import type { Config } from "../config.js";
-import { git } from "./git.js";
+import { runGit } from "./git.js";
 import { log } from "../log.js";
 import { USER_AGENT } from "./cratesio.js";
 
@@ -186,7 +186,7 @@ export interface PushOptions {
 }
 
 /**
- * git push with the token handed over by GIT_ASKPASS, through the one simple-git factory.
+ * git push with the token handed over by GIT_ASKPASS, on the one process runner.
  * `credential.helper=` empties the helper list so that no helper the operator configured
  * stores the token on disk after the push succeeds.
  */
@@ -195,7 +195,7 @@ export async function pushWithToken(opts: PushOptions): Promise<void> {
   try {
     const askpass = await writeAskpass(dir);
     const args = ["-c", "credential.helper=", "push", "--quiet", ...(opts.force ? ["--force"] : []), opts.url, opts.refspec];
-    await git(opts.cwd, opts.signal).env("GIT_ASKPASS", askpass).env("FLAKEBOT_PUSH_CREDENTIAL", opts.token).raw(args);
+    await runGit(opts.cwd, args, { signal: opts.signal, env: { GIT_ASKPASS: askpass, FLAKEBOT_PUSH_CREDENTIAL: opts.token } });
   } catch (err) {
     if (opts.signal?.aborted) throw err;
     const why = String((err as Error).message ?? err).trim().split("\n").slice(-5).join("\n");

@@ -84,6 +84,7 @@ function cargo(args: string[], run: CargoRun): Promise<RunResult> {
         })
       : ["cargo", ...args];
   return runProcess(argv, {
+    kind: "cargo",
     cwd: run.cwd,
     env,
     signal: run.signal,
@@ -101,6 +102,12 @@ function failureText(r: RunResult): string {
   if (r.aborted) return "cancelled";
   if (r.timedOut) return "timed out";
   return tail(r.stderr || r.stdout);
+}
+
+/** `cargo --version` ("cargo 1.95.0 (...)"), or undefined when cargo does not run. */
+export async function cargoVersion(signal?: AbortSignal, env: Record<string, string> = toolchainEnv()): Promise<string | undefined> {
+  const r = await runProcess(["cargo", "--version"], { kind: "probe", cwd: os.tmpdir(), env, signal, timeoutMs: 15_000, maxOutputBytes: 64 * 1024 });
+  return r.exitCode === 0 ? r.stdout.trim() : undefined;
 }
 
 /** `cargo metadata --no-deps`: the packages and targets of the workspace at `dir`. */

@@ -3,26 +3,28 @@
 // and the checks of whether the installed Nix is usable and new enough for a nixpkgs.
 import { runProcess, type RunOptions, type RunResult } from "../../exec/process.js";
 import { toolchainEnv } from "../../exec/env.js";
+import { compareVersions, versionIn } from "../../model/version.js";
 
 /** Flakes and the `nix` command are experimental in every Nix this supports. */
 const FEATURES = ["--extra-experimental-features", "nix-command flakes"];
 
-/** The oldest Nix with flakes and `nix store delete`. */
-export const MIN_NIX = "2.4";
-/** nixpkgs 25.11 and later refuse to evaluate with an older Nix (lib/minver.nix). */
-export const NIXPKGS_2511_MIN_NIX = "2.18";
+/** The oldest Nix with flakes and `nix store delete`: older is not usable at all. */
+export const MIN_NIX_FOR_FLAKES = "2.4";
+/** The Nix that current nixpkgs needs: 25.11 and later refuse an older one (lib/minver.nix). */
+export const MIN_NIX = "2.18";
 /** The newest nixpkgs release that still evaluates with a Nix older than 2.18. */
 export const NIXPKGS_FOR_OLD_NIX = "github:NixOS/nixpkgs/nixos-25.05";
 
 export const INSTALL_HINT =
   "install Nix (https://nixos.org/download, or `apt-get install nix-bin` on Debian and Ubuntu), or set FLAKEBOT_BACKEND=cargo";
 
-export type NixRun = Omit<RunOptions, "env"> & { env?: Record<string, string> };
+export type NixRun = Omit<RunOptions, "kind">;
 
 export function runNix(args: string[], opts: NixRun): Promise<RunResult> {
   return runProcess(["nix", ...FEATURES, ...args], {
     maxOutputBytes: 4 * 1024 * 1024,
     ...opts,
+    kind: "nix",
     env: opts.env ?? toolchainEnv(),
   });
 }
@@ -39,22 +41,6 @@ export function failureText(r: RunResult, lines = 30): string {
   return outputTail(r, lines);
 }
 
-/** "nix (Nix) 2.8.0" -> "2.8.0". */
-export function parseNixVersion(text: string): string | undefined {
-  return /(\d+\.\d+(?:\.\d+)?)/.exec(text)?.[1];
-}
-
-/** Compares dotted version numbers: negative, zero or positive like a sort function. */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split(".").map((n) => parseInt(n, 10) || 0);
-  const pb = b.split(".").map((n) => parseInt(n, 10) || 0);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
-
 export interface NixStatus {
   available: boolean;
   /** The installed version ("2.8.0") when nix runs. */
@@ -64,17 +50,17 @@ export interface NixStatus {
 }
 
 /** Is there a nix on PATH that runs, supports flakes and reaches its store? */
-export async function nixAvailable(signal?: AbortSignal): Promise<NixStatus> {
-  const opts = { cwd: process.cwd(), timeoutMs: 30_000, signal };
-  const v = await runProcess(["nix", "--version"], { ...opts, env: toolchainEnv() });
+export async function nixAvailable(signal?: AbortSignal, env: Record<string, string> = toolchainEnv()): Promise<NixStatus> {
+  const opts = { cwd: process.cwd(), timeoutMs: 30_000, signal, env };
+  const v = await runProcess(["nix", "--version"], { ...opts, kind: "probe" });
   if (v.exitCode !== 0) {
     const missing = v.exitCode === null && !v.signal && !v.timedOut && !v.aborted;
     return { available: false, reason: missing ? `nix is not on PATH: ${INSTALL_HINT}` : `\`nix --version\` failed: ${failureText(v, 5)}` };
   }
-  const version = parseNixVersion(v.stdout);
+  const version = versionIn(v.stdout);
   if (!version) return { available: false, reason: `cannot read the version from \`nix --version\`: ${v.stdout.trim()}` };
-  if (compareVersions(version, MIN_NIX) < 0) {
-    return { available: false, version, reason: `Nix ${version} is too old for flakes: upgrade to Nix ${MIN_NIX} or newer, or set FLAKEBOT_BACKEND=cargo` };
+  if (compareVersions(version, MIN_NIX_FOR_FLAKES) < 0) {
+    return { available: false, version, reason: `Nix ${version} is too old for flakes: upgrade to Nix ${MIN_NIX_FOR_FLAKES} or newer, or set FLAKEBOT_BACKEND=cargo` };
   }
   const ping = await runNix(["store", "ping"], opts);
   if (ping.exitCode !== 0) {
@@ -96,11 +82,11 @@ const ROLLING = /(?:nixos|nixpkgs)-unstable|nixpkgs\/master\b|^(?:flake:)?nixpkg
  * date (a local path, a mirror) are left to the build, whose error is recognised too.
  */
 export function nixpkgsIncompatibility(nixVersion: string, nixpkgs: string): string | undefined {
-  if (compareVersions(nixVersion, NIXPKGS_2511_MIN_NIX) >= 0) return undefined;
+  if (compareVersions(nixVersion, MIN_NIX) >= 0) return undefined;
   const branch = BRANCH.exec(nixpkgs);
   const tooNew = branch ? Number(branch[1]) * 100 + Number(branch[2]) >= 2511 : ROLLING.test(nixpkgs);
   return tooNew
-    ? `nixpkgs ${nixpkgs} needs Nix ${NIXPKGS_2511_MIN_NIX} or newer and Nix ${nixVersion} is installed: ` +
+    ? `nixpkgs ${nixpkgs} needs Nix ${MIN_NIX} or newer and Nix ${nixVersion} is installed: ` +
       `upgrade Nix, or set FLAKEBOT_NIXPKGS=${NIXPKGS_FOR_OLD_NIX} (the last nixpkgs release that supports it)`
     : undefined;
 }

@@ -6,20 +6,17 @@
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import type { Config } from "../../config.js";
-import type { Craft, CrateInfo, SourceInfo } from "../../model/craft.js";
+import type { CrateInfo, SourceInfo } from "../../model/craft.js";
 import { type StageContext, type StageFn } from "../context.js";
 import { CraftError } from "../../model/errors.js";
-import { cloneRepo, git, headCommit, initRepo, isGitUrl } from "../../sources/git.js";
+import { cloneRepo, headCommit, initRepo, isGitUrl, runGit } from "../../sources/git.js";
 import { cargoMetadata } from "../../backends/cargo/cargo.js";
 import { CratesIoClient, CratesIoError } from "../../sources/cratesio.js";
 import {
   ForkNotReadyError,
-  deleteRepo,
   ensureFork,
   githubWebUrl,
   parseGithubRepo,
-  pushWithToken,
   type Fork,
 } from "../../sources/github.js";
 import { runChecked } from "../../exec/process.js";
@@ -33,9 +30,6 @@ export interface AcquireCrateDeps {
   forkPollMs?: number;
 }
 
-export function workBranch(tool: string): string {
-  return `flakebot/${tool}`;
-}
 
 /** The tag names a release of `crate` `version` is usually published under, in order of preference. */
 export function tagCandidates(crate: string, version: string): string[] {
@@ -54,7 +48,7 @@ interface RemoteRefs {
 }
 
 async function remoteRefs(url: string, cwd: string, signal: AbortSignal): Promise<RemoteRefs> {
-  const out = await git(cwd, signal, 120_000).listRemote(["--symref", url, "HEAD", "refs/tags/*"]);
+  const out = await runGit(cwd, ["ls-remote", "--symref", url, "HEAD", "refs/tags/*"], { signal, timeoutMs: 120_000 });
   const tags = new Set<string>();
   let defaultBranch: string | undefined;
   for (const line of out.split("\n")) {
@@ -84,7 +78,7 @@ async function cloneAtRelease(url: string, ws: string, crate: CrateInfo, ctx: St
   const branch = refs.defaultBranch;
   ctx.progress(`cloning ${url} (no tag for ${crate.version})`);
   await cloneRepo(url, ws, { rev: branch, shallow: !!branch, signal: ctx.signal });
-  const rev = branch ?? (await git(ws, ctx.signal).revparse(["--abbrev-ref", "HEAD"])).trim();
+  const rev = branch ?? (await runGit(ws, ["rev-parse", "--abbrev-ref", "HEAD"], { signal: ctx.signal })).trim();
   return {
     rev,
     note: `no tag for the published version ${crate.version} (looked for ${candidates.join(", ")}): cloned the default branch ${rev}, which may differ from what was published`,
@@ -107,8 +101,8 @@ async function hasPackage(ws: string, name: string, signal: AbortSignal): Promis
 /** Lists the archive's entries and refuses any that is not a plain file or directory under `prefix/`. */
 async function checkArchiveEntries(file: string, prefix: string, cwd: string, signal: AbortSignal): Promise<void> {
   const env = toolchainEnv();
-  const names = (await runChecked(["tar", "-tzf", file], { cwd, env, signal, timeoutMs: 120_000 })).stdout.split("\n").filter(Boolean);
-  const long = (await runChecked(["tar", "-tvzf", file], { cwd, env, signal, timeoutMs: 120_000 })).stdout.split("\n").filter(Boolean);
+  const names = (await runChecked(["tar", "-tzf", file], { kind: "probe", cwd, env, signal, timeoutMs: 120_000 })).stdout.split("\n").filter(Boolean);
+  const long = (await runChecked(["tar", "-tvzf", file], { kind: "probe", cwd, env, signal, timeoutMs: 120_000 })).stdout.split("\n").filter(Boolean);
   if (names.length === 0 || names.length !== long.length) throw new CraftError("acquire", `the crate archive could not be listed consistently; it was not unpacked`);
   names.forEach((name, i) => {
     const type = long[i][0];
@@ -144,6 +138,7 @@ async function fromArchive(client: CratesIoClient, crate: CrateInfo, ws: string,
   await rm(ws, { recursive: true, force: true });
   await mkdir(ws, { recursive: true });
   await runChecked(["tar", "-xzf", file, "-C", ws, "--strip-components=1", "--no-same-owner", "--no-same-permissions", prefix], {
+    kind: "probe",
     cwd: downloads,
     env: toolchainEnv(),
     signal: ctx.signal,
@@ -253,41 +248,3 @@ export function makeAcquireCrate(deps: AcquireCrateDeps = {}): StageFn {
 }
 
 export const acquireCrate: StageFn = makeAcquireCrate();
-
-export interface PushOutcome {
-  pushed: boolean;
-  branch?: string;
-  message: string;
-}
-
-/** Pushes the workspace's HEAD to flakebot/<tool> on the fork, when the craft has one. */
-export async function pushBranch(ctx: StageContext, craft: Craft): Promise<PushOutcome> {
-  const source = craft.source;
-  if (!source?.fork) return { pushed: false, message: "no fork: nothing pushed" };
-  if (source.origin !== "git") return { pushed: false, message: `the workspace came from the published archive, not from ${source.fork}: nothing pushed` };
-  const token = ctx.config.github.token;
-  if (!token) return { pushed: false, message: `GITHUB_TOKEN is not set: ${workBranch(craft.name)} was not pushed to ${source.fork}` };
-  const branch = workBranch(craft.name);
-  ctx.progress(`pushing ${branch} to ${source.fork}`);
-  await pushWithToken({ cwd: ctx.paths.workspace, url: source.fork, refspec: `HEAD:refs/heads/${branch}`, token, signal: ctx.signal, force: true });
-  ctx.log(`acquire: pushed ${branch} to ${source.fork}`);
-  return { pushed: true, branch, message: `pushed ${branch} to ${source.fork}` };
-}
-
-export interface DeleteForkOutcome {
-  deleted: boolean;
-  message: string;
-}
-
-/** Deletes the fork on dispose, only when this server created it. */
-export async function deleteFork(config: Config, source: SourceInfo | undefined, signal?: AbortSignal): Promise<DeleteForkOutcome> {
-  if (!source?.fork) return { deleted: false, message: "no fork" };
-  if (!source.fork_created) return { deleted: false, message: `kept the fork ${source.fork}: it existed before this server used it` };
-  const repo = parseGithubRepo(source.fork);
-  if (!repo) return { deleted: false, message: `kept ${source.fork}: not a GitHub repository URL` };
-  if (!config.github.token) return { deleted: false, message: `GITHUB_TOKEN is not set: delete the fork ${source.fork} on GitHub yourself` };
-  const outcome = await deleteRepo(config, repo, signal);
-  return outcome === "deleted"
-    ? { deleted: true, message: `deleted the fork ${source.fork}` }
-    : { deleted: false, message: `the fork ${source.fork} was already gone` };
-}

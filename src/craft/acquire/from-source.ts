@@ -5,7 +5,7 @@ import path from "node:path";
 import { type StageContext, type StageFn } from "../context.js";
 import { CraftError } from "../../model/errors.js";
 import type { Craft, SourceInfo, TargetInfo } from "../../model/craft.js";
-import { cloneRepo, git, headCommit, initRepo, isGitUrl } from "../../sources/git.js";
+import { cloneRepo, headCommit, initRepo, isDirty, isGitUrl, runGit } from "../../sources/git.js";
 import { cargoMetadata, hasLockfile, selectTarget } from "../../backends/cargo/cargo.js";
 
 /** Never copied from a local source: its build output at the top, git's data anywhere. */
@@ -20,7 +20,7 @@ function copied(root: string) {
 
 async function isGitRepo(dir: string): Promise<boolean> {
   try {
-    return (await git(dir).revparse(["--show-toplevel"])).trim() === (await fs.realpath(dir));
+    return (await runGit(dir, ["rev-parse", "--show-toplevel"])).trim() === (await fs.realpath(dir));
   } catch {
     return false;
   }
@@ -55,7 +55,7 @@ async function fromDirectory(ctx: StageContext, dir: string): Promise<SourceInfo
   let dirty = false;
   if (repo) {
     commit = await headCommit(dir);
-    dirty = !(await git(dir).status()).isClean();
+    dirty = await isDirty(dir);
   }
   return { url: dir, rev: "", commit, base, origin: "directory", ...(dirty ? { dirty } : {}) };
 }
@@ -94,7 +94,7 @@ export async function locateTarget(ctx: StageContext, craft: Craft): Promise<Tar
  */
 export async function startBranch(ctx: StageContext, name: string): Promise<void> {
   await fs.appendFile(path.join(ctx.paths.workspace, ".git", "info", "exclude"), "\n/target/\n/result\n");
-  await git(ctx.paths.workspace).checkout(["-B", `flakebot/${name}`]);
+  await runGit(ctx.paths.workspace, ["checkout", "--quiet", "-B", `flakebot/${name}`]);
 }
 
 export const acquireSource: StageFn = async (ctx, craft) => {

@@ -15,8 +15,7 @@ import { applyEdits, EditRejected, EditSchema, readWorkspaceFile } from "../../g
 import { compareTests, passCountProblem, scanTests, type TestInventory } from "../../guard/tests.js";
 import { acceptanceOf, acceptanceReport, buildAndTest, buildReport, testReport, type CheckSetup } from "../checks.js";
 import { cargoMetadata, hasLockfile, selectTarget, type CargoRun } from "../../backends/cargo/cargo.js";
-import { commitAll, diffSince, git, headCommit } from "../../sources/git.js";
-import { sandboxEnabled } from "../../exec/sandbox.js";
+import { commitAll, diffSince, headCommit, runGit } from "../../sources/git.js";
 import { askJson, LlmMeter, StructuredAnswerError } from "../../llm/structured.js";
 import { fence, fenceJson, renderPrompt } from "../../llm/prompts.js";
 import type { ChatMessage } from "../../llm/provider.js";
@@ -53,7 +52,7 @@ export function wantsModify(request: Craft["request"], plan: Plan | undefined): 
 
 /** Keeps cargo's build output out of the commits (many crates have no .gitignore for it). */
 async function excludeBuildOutput(workspace: string): Promise<void> {
-  const rel = (await git(workspace).raw(["rev-parse", "--git-path", "info/exclude"])).trim();
+  const rel = (await runGit(workspace, ["rev-parse", "--git-path", "info/exclude"])).trim();
   const file = path.resolve(workspace, rel);
   const current = await fs.readFile(file, "utf8").catch(() => "");
   if (!current.split("\n").includes("/target/")) {
@@ -64,13 +63,12 @@ async function excludeBuildOutput(workspace: string): Promise<void> {
 
 /** Throws away uncommitted changes: back to the last accepted round. */
 async function restoreToHead(workspace: string): Promise<void> {
-  const g = git(workspace);
-  await g.raw(["checkout", "--", "."]);
-  await g.raw(["clean", "-fdq"]);
+  await runGit(workspace, ["checkout", "--", "."]);
+  await runGit(workspace, ["clean", "-fdq"]);
 }
 
 async function fileTree(workspace: string): Promise<string[]> {
-  const out = await git(workspace).raw(["ls-files", "--cached", "--others", "--exclude-standard"]);
+  const out = await runGit(workspace, ["ls-files", "--cached", "--others", "--exclude-standard"]);
   return out.split("\n").filter(Boolean);
 }
 
@@ -144,7 +142,7 @@ export function createModify(options: ModifyOptions = {}): StageFn {
     const run: CargoRun = {
       cwd: workspace,
       signal: ctx.signal,
-      sandbox: ctx.sandboxBuilds,
+      sandbox: ctx.sandboxed,
       onLine: (line) => {
         if (!line.startsWith("{")) ctx.log(line);
       },
@@ -155,7 +153,7 @@ export function createModify(options: ModifyOptions = {}): StageFn {
     });
     const target = craft.target ?? resolved.target;
     const acceptance = craft.acceptance ?? plan?.acceptance ?? [];
-    const setup: CheckSetup = { target, run, acceptance, scratch: ctx.paths.scratch, sandboxed: sandboxEnabled(ctx.config) };
+    const setup: CheckSetup = { target, run, acceptance, scratch: ctx.paths.scratch, sandboxed: ctx.sandboxed ?? false };
     const startHead = await headCommit(workspace);
     const base = craft.source?.base ?? startHead;
     const meter = new LlmMeter(llm, craft.llm);
@@ -330,7 +328,7 @@ export function createModify(options: ModifyOptions = {}): StageFn {
 
 /** Files the commits since `from` changed, besides the lock file cargo may have written. */
 async function changedSince(workspace: string, from: string): Promise<string[]> {
-  const out = await git(workspace).raw(["diff", "--name-only", from, "HEAD"]);
+  const out = await runGit(workspace, ["diff", "--name-only", "--no-ext-diff", from, "HEAD", "--"]);
   return out.split("\n").filter((f) => f && f !== "Cargo.lock" && !f.endsWith("/Cargo.lock"));
 }
 

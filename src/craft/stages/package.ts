@@ -1,20 +1,20 @@
-// package with the Nix backend, and the flagged cargo fallback FLAKEBOT_BACKEND=auto allows.
+// package: the craft's backend turns the tested build into the tool's binary; with
+// FLAKEBOT_BACKEND=auto a failed Nix build falls back to the cargo build, flagged.
 import { type StageFn } from "../context.js";
 import { CraftError } from "../../model/errors.js";
-import { nixPackage } from "../../backends/nix/nix.js";
-import { cargoPackage } from "./build.js";
+import { cargoBackend } from "../../backends/cargo/backend.js";
 
-export function nixOrCargoPackage(fallbackToCargo: boolean): StageFn {
-  return async (ctx, craft) => {
-    try {
-      return await nixPackage(ctx, craft);
-    } catch (err) {
-      if (!fallbackToCargo || ctx.signal.aborted || !(err instanceof CraftError)) throw err;
-      const reason = err.message.split("\n")[0].slice(0, 500);
-      ctx.log(`nix build failed; falling back to the cargo build (not reproducible): ${err.message}`);
-      ctx.progress("nix build failed: packaging the cargo build instead (flagged as not reproducible)");
-      const packaged = await cargoPackage(ctx, { ...craft, build: { ...craft.build!, backend: "cargo" } });
-      return { build: { ...packaged.build!, backend: "cargo", reproducible: false, fallback_reason: reason } };
-    }
-  };
-}
+export const packageStage: StageFn = async (ctx, craft) => {
+  const backend = ctx.backend ?? cargoBackend;
+  try {
+    return await backend.package(ctx, craft);
+  } catch (err) {
+    const fallback = ctx.fallback;
+    if (!fallback || ctx.signal.aborted || !(err instanceof CraftError)) throw err;
+    const reason = err.message.split("\n")[0].slice(0, 500);
+    ctx.log(`${backend.name} build failed; falling back to the ${fallback.name} build (not reproducible): ${err.message}`);
+    ctx.progress(`${backend.name} build failed: packaging the ${fallback.name} build instead (flagged as not reproducible)`);
+    const packaged = await fallback.package(ctx, { ...craft, build: { ...craft.build!, backend: fallback.name } });
+    return { build: { ...packaged.build!, backend: fallback.name, reproducible: false, fallback_reason: reason } };
+  }
+};

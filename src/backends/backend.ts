@@ -1,0 +1,36 @@
+// A build backend turns a crate that passed its checks into the binary a crafted tool runs.
+// Adding one: implement Backend in backends/<name>/, add it to select.ts and to
+// BackendName. Nothing else in the pipeline knows which backend it has.
+import type { Config } from "../config.js";
+import type { BuildInfo, Craft } from "../model/craft.js";
+import type { ToolPaths } from "../state/paths.js";
+
+export type BackendName = "nix" | "cargo";
+
+/** What a backend may use of a craft in progress (a StageContext satisfies it). */
+export interface BackendContext {
+  config: Config;
+  paths: ToolPaths;
+  signal: AbortSignal;
+  log(line: string): void;
+  progress(message: string): void;
+}
+
+export interface BackendProbe {
+  available: boolean;
+  version?: string;
+  /** Why it is not usable, and what to do. */
+  reason?: string;
+}
+
+export interface Backend {
+  readonly name: BackendName;
+  /** Whether this machine can build with it (the runtime and doctor ask the same). */
+  probe(signal?: AbortSignal): Promise<BackendProbe>;
+  /** The package stage: turns craft.build (the tested cargo build) into the tool's binary. */
+  package(ctx: BackendContext, craft: Craft): Promise<Partial<Craft>>;
+  /** Makes an identical earlier build (another tool's) this tool's own, e.g. a GC root. */
+  reuse(ctx: BackendContext, build: BuildInfo): Promise<void>;
+  /** Removes what this backend made for one tool; returns what it removed. */
+  dispose(paths: ToolPaths, craft: Craft | undefined): Promise<string[]>;
+}

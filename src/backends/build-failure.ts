@@ -64,6 +64,15 @@ export function rootCause(diagnostics: Diagnostic[], output: string): Cause {
   return { text: last.slice(0, 300) || "no error message", todo: "Check the build log (describe_tool's log_tail)" };
 }
 
+const PIN_IS_LIKELY = (pin: { file: string; channel: string }) =>
+  `The project pins the Rust toolchain to ${pin.channel} in ${pin.file}; Flakebot builds with this machine's toolchain instead, which is the likely cause: choose a version of the crate that builds with a current Rust, or let the LLM update the code (modify "always").`;
+
+/** A failure message with the project's rust-toolchain pin named when it looks like the cause. */
+export function withToolchainNote(message: string, workspace: string): string {
+  const pin = toolchainPin(workspace);
+  return pin && TOOLCHAIN_TROUBLE.test(message) ? `${message.replace(/[\s:]+$/, "")}. ${PIN_IS_LIKELY(pin)}` : message;
+}
+
 /** "cargo build failed: <cause>. <what to do>." then the error messages in full. */
 export function buildFailureMessage(tool: string, diagnostics: Diagnostic[], output: string, workspace: string): string {
   const cause = rootCause(diagnostics, output);
@@ -71,9 +80,7 @@ export function buildFailureMessage(tool: string, diagnostics: Diagnostic[], out
   const details = diagnostics.filter((d) => d.level === "error").slice(0, 5).map((d) => d.rendered.trim()).join("\n\n") || output.trim();
   const lines = [`${tool} failed: ${cause.text.replace(/[\s:.]+$/, "")}.`];
   if (pin && TOOLCHAIN_TROUBLE.test(`${cause.text}\n${output}`)) {
-    lines.push(
-      `The project pins the Rust toolchain to ${pin.channel} in ${pin.file}; Flakebot builds with this machine's toolchain instead, which is the likely cause: choose a version of the crate that builds with a current Rust, or let the LLM update the code (modify "always").`,
-    );
+    lines.push(PIN_IS_LIKELY(pin));
   } else {
     lines.push(`${cause.todo}.`);
   }

@@ -45,7 +45,8 @@ function requiredValues(params: HelpParam[]): Record<string, unknown> | undefine
 export function exampleCandidates(params: readonly HelpParam[], help: string, helpArgs?: string[]): Record<string, unknown>[] {
   const usable = usableParams(params);
   const base = requiredValues(usable);
-  const stdin = readsStdin(usable, help) ? { stdin: SAMPLE_TEXT } : {};
+  // Without help nothing says whether it reads stdin: try it with sample text first.
+  const stdin = readsStdin(usable, help) || !help.trim() ? { stdin: SAMPLE_TEXT } : {};
   const flags = usable.filter((p) => p.kind === "flag").slice(0, 2);
   const choice = usable.find((p) => p.kind === "option" && !p.required && p.choices?.length);
   const out: Record<string, unknown>[] = [];
@@ -53,6 +54,7 @@ export function exampleCandidates(params: readonly HelpParam[], help: string, he
     for (const f of flags) out.push({ ...base, [f.name]: true, ...stdin });
     if (choice) out.push({ ...base, [choice.name]: choice.multiple ? [choice.choices![0]] : choice.choices![0], ...stdin });
     out.push({ ...base, ...stdin });
+    if (!help.trim()) out.push({ ...base });
   }
   const list = out.slice(0, MAX_CANDIDATES - 1);
   if (helpArgs) list.push({ args: helpArgs });

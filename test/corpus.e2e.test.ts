@@ -106,6 +106,14 @@ async function upstreamCopy(crate: string, dest: string): Promise<string> {
   return dest;
 }
 
+/** describe_tool long polls until the craft is no longer building (they queue for one build slot). */
+async function untilDone(name: string): Promise<Record<string, any>> {
+  for (;;) {
+    const r = await c.call("describe_tool", { name, wait_seconds: 300 }, { timeout: 400_000 });
+    if (r.structured.status !== "building") return r.structured;
+  }
+}
+
 let t: TestEnv;
 let c: Connected;
 const crafted = new Map<string, Promise<Record<string, any>>>();
@@ -122,10 +130,7 @@ before(async () => {
   for (const k of cases()) {
     const source = await upstreamCopy(k.crate, path.join(t.dir, k.crate));
     const started = c.call("craft_tool", { instructions: `run ${k.bin}`, source, bin: k.bin, name: k.name, modify: "never", wait_seconds: 0 });
-    crafted.set(
-      k.name,
-      started.then(() => c.call("describe_tool", { name: k.name, wait_seconds: 600 }).then((r) => r.structured)),
-    );
+    crafted.set(k.name, started.then(() => untilDone(k.name)));
   }
 });
 
@@ -147,7 +152,7 @@ function exampleOf(usage: string, name: string): Record<string, unknown> | undef
 }
 
 for (const k of cases()) {
-  test(`${k.crate} (${k.bin}): crafted, then called with args, with named parameters and with its own example`, { timeout: 900_000 }, async (ctx) => {
+  test(`${k.crate} (${k.bin}): crafted, then called with args, with named parameters and with its own example`, { timeout: 2_400_000 }, async (ctx) => {
     const d = await crafted.get(k.name)!;
     if (d.status === "failed" && k.upstreamTestsFail && d.stage === "test") {
       assert.match(d.error, /^cargo test: /, "the message leads with what failed");

@@ -9,6 +9,8 @@ import { diffSince } from "./sources/git.js";
 import type { Config } from "./config.js";
 import { log } from "./log.js";
 import { Store } from "./state/store.js";
+import { isToolName } from "./state/paths.js";
+import { manifestProblem } from "./craft/integrity.js";
 import { BuildQueue } from "./state/queue.js";
 import { ToolLog, readLogTail } from "./state/tool-log.js";
 import { type StageContext } from "./craft/context.js";
@@ -18,11 +20,11 @@ import { craftPipeline } from "./craft/pipeline.js";
 import { invalidName, nameFromInstructions, toToolName } from "./model/names.js";
 import type { Craft, CraftRequest } from "./model/craft.js";
 import { requestProblem } from "./model/request.js";
-import { invokeBinary, type InvokeInput, type InvokeOutput } from "./exec/invoke.js";
-import { rootsAccess, sandboxEnabled } from "./exec/sandbox.js";
+import { ArgumentsTooLong, invokeBinary, type InvokeInput, type InvokeOutput } from "./exec/invoke.js";
+import { findBwrap, rootsAccess, sandboxEnabled } from "./exec/sandbox.js";
 import { hiddenNote, hiddenPaths } from "./exec/visible.js";
 import { killAllChildren } from "./exec/process.js";
-import { alive, killProcessesUnder } from "./exec/procs.js";
+import { alive, killProcessesUnder, selfRef } from "./exec/procs.js";
 import type { LlmProvider } from "./llm/provider.js";
 import { selectBackend } from "./backends/select.js";
 import { disposers } from "./dispose.js";
@@ -71,31 +73,56 @@ export class Flakebot extends EventEmitter<AppEvents> {
     private readonly options: AppOptions = {},
   ) {
     super();
-    this.store = new Store(config.home);
+    this.store = new Store(config.home, (pid) => alive({ pid }));
     this.queue = new BuildQueue(config.maxConcurrentBuilds);
     this.services = new ServiceManager(config.home, { onChange: (name, info) => this.saveServiceState(name, info) });
   }
 
   /** Prepares the state directory and repairs what a crash left. Returns the ready tools. */
   async start(): Promise<Craft[]> {
-    try {
-      await this.store.init();
-    } catch (err) {
-      // Tools already built keep working from a read-only or full home; new crafts are refused.
-      this.cannotWrite = `FLAKEBOT_HOME=${this.config.home} cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): free some space or make it writable, or point FLAKEBOT_HOME elsewhere`;
-      log.error(this.cannotWrite);
-    }
+    await this.probeHome();
     const { crafts, corrupt } = await this.store.list();
     for (const c of corrupt) log.warn(`tool "${c.name}" skipped: ${c.error}`);
     const ready: Craft[] = [];
     for (const craft of crafts) {
-      if (craft.status === "building" && !alive(craft.owner_pid) && !this.cannotWrite) {
+      if (craft.status === "building" && !alive(craft.owner_pid ? { pid: craft.owner_pid, start: craft.owner_start } : undefined) && !this.cannotWrite) {
         await this.markInterrupted(craft);
       } else if (craft.status === "ready") {
-        ready.push(craft);
+        const problem = await manifestProblem(this.config.home, craft);
+        if (problem) await this.quarantine(craft.name, problem).catch((err) => log.error(`could not quarantine "${craft.name}": ${(err as Error).message}`));
+        else ready.push({ ...craft, sandboxed: this.sandboxFor(craft) });
       }
     }
     return ready;
+  }
+
+  /** The configured sandbox policy is a floor: a manifest's own "sandboxed" only adds to it. */
+  private sandboxFor(craft: Craft): boolean {
+    const floor = this.config.sandbox === "bwrap" || (this.config.sandbox === "auto" && findBwrap() !== null);
+    return floor || craft.sandboxed === true;
+  }
+
+  /** Moves a manifest that does not verify aside; the tool is then gone from every list. */
+  private async quarantine(name: string, problem: string): Promise<string> {
+    await this.store.quarantine(name, problem);
+    const message = quarantineMessage(name, problem);
+    log.warn(message);
+    this.emit("removed", name);
+    return message;
+  }
+
+  /** Tools already built keep working from a read-only or full home; new crafts are refused. */
+  private async probeHome(): Promise<void> {
+    try {
+      await this.store.init();
+      if (this.cannotWrite) log.info(`FLAKEBOT_HOME=${this.config.home} can be written again`);
+      this.cannotWrite = undefined;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === "ENOSPC" ? "No space left on device" : (code ?? (err as Error).message);
+      this.cannotWrite = `FLAKEBOT_HOME=${this.config.home} cannot be written (${why}${code === "ENOSPC" ? ", ENOSPC" : ""}): free some space or make it writable, or point FLAKEBOT_HOME elsewhere`;
+      log.error(this.cannotWrite);
+    }
   }
 
   private async markInterrupted(craft: Craft): Promise<void> {
@@ -107,6 +134,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
       ...craft,
       status: "failed",
       owner_pid: undefined,
+      owner_start: undefined,
       message: `the craft was interrupted at stage "${craft.stage ?? "start"}" (the server stopped or crashed); its partial workspace was removed. Call craft_tool again to retry`,
       error: "interrupted",
       updated_at: new Date().toISOString(),
@@ -117,20 +145,29 @@ export class Flakebot extends EventEmitter<AppEvents> {
 
   async list(): Promise<Craft[]> {
     const { crafts } = await this.store.list();
-    return crafts.map((c) => this.services.overlay(this.jobs.get(c.name)?.craft ?? c));
+    return crafts.map((c) => this.view(this.jobs.get(c.name)?.craft ?? c));
+  }
+
+  /** A record as callers see it: its service's live state, the sandbox it really runs under. */
+  private view(craft: Craft): Craft {
+    const live = this.services.overlay(craft);
+    return live.status === "ready" ? { ...live, sandboxed: this.sandboxFor(live) } : live;
   }
 
   /** The live record of a tool or craft, or undefined. Throws on a corrupt manifest. */
   async get(name: string): Promise<Craft | undefined> {
     if (invalidName(name)) return undefined;
     const craft = this.jobs.get(name)?.craft ?? (await this.store.load(name));
-    return craft && this.services.overlay(craft);
+    return craft && this.view(craft);
   }
 
   async require(name: string): Promise<Craft> {
+    checkName(name);
     const craft = await this.get(name).catch((err) => {
       throw new UserError((err as Error).message);
     });
+    const quarantined = craft ? undefined : await this.store.quarantined(name);
+    if (quarantined) throw new UserError(quarantineMessage(name, quarantined));
     if (!craft) {
       throw new UserError(`no crafted tool or craft named "${name.slice(0, 60)}": craft it with craft_tool, or list what exists with flakebot list`);
     }
@@ -171,6 +208,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
   /** Validates the request, claims the name and starts the craft as a job. */
   async craft(request: CraftRequest): Promise<Craft> {
     if (this.closed) throw new UserError("the server is shutting down");
+    if (this.cannotWrite) await this.probeHome(); // space may have come back since
     if (this.cannotWrite) throw new UserError(this.cannotWrite);
     const problem = requestProblem(request);
     if (problem) throw new UserError(problem);
@@ -193,6 +231,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
       message: "queued",
       request: { ...request, name },
       owner_pid: process.pid,
+      owner_start: selfRef().start,
       created_at: now,
       updated_at: now,
     };
@@ -252,7 +291,8 @@ export class Flakebot extends EventEmitter<AppEvents> {
       status: "ready",
       stage: "register",
       owner_pid: undefined,
-      message: craft.build?.cached ? "ready (an identical earlier build was reused)" : "ready",
+      owner_start: undefined,
+      message: [craft.build?.cached ? "ready (an identical earlier build was reused)" : "ready", craft.source?.fork_note].filter(Boolean).join("; "),
       updated_at: new Date().toISOString(),
     };
     job.craft = ready;
@@ -281,6 +321,7 @@ ${reason}` : reason;
       status: "failed",
       stage,
       owner_pid: undefined,
+      owner_start: undefined,
       message: cancelled ? message : `failed at stage "${stage}": ${firstLine(message)}`,
       error: message,
       updated_at: new Date().toISOString(),
@@ -353,6 +394,8 @@ ${reason}` : reason;
       );
     }
     if (craft.request.kind === "service") throw new UserError(`"${name}" is a service: call it by name with {"method": "GET", "path": "/"}`);
+    const problem = await manifestProblem(this.config.home, craft);
+    if (problem) throw new UserError(await this.quarantine(name, problem));
     const paths = this.store.paths(name);
     const granted = this.config.sandboxRead.filter((p) => existsSync(p));
     const readOnly = [...this.roots.readOnly, ...granted];
@@ -360,12 +403,14 @@ ${reason}` : reason;
       {
         binary: craft.build.binary,
         scratch: paths.scratch,
-        sandboxed: craft.sandboxed ?? false,
+        sandboxed: this.sandboxFor(craft),
         signal,
         sandbox: { hide: [this.config.home], limits: this.config.limits, ...this.roots, readOnly },
       },
       input,
-    );
+    ).catch((err) => {
+      throw err instanceof ArgumentsTooLong ? new UserError(err.message) : err;
+    });
     await this.touch(craft);
     const note = craft.sandboxed ? hiddenNote(hiddenPaths(input.args ?? [], { shown: [...readOnly, ...this.roots.writable, paths.scratch], hidden: [this.config.home] })) : undefined;
     return note ? { ...out, note } : out;
@@ -399,6 +444,7 @@ ${reason}` : reason;
 
   /** Cancels a craft, unregisters and deletes a tool. Returns what it removed. */
   async dispose(name: string): Promise<{ disposed: string; removed: string[] }> {
+    checkName(name);
     const job = this.jobs.get(name);
     let craft: Craft | undefined;
     try {
@@ -421,6 +467,16 @@ ${reason}` : reason;
     }
     this.emit("removed", name);
     return { disposed: name, removed };
+  }
+
+  /** Drops the tools among `names` whose manifest another process removed (flakebot dispose). */
+  async noticeGone(names: string[]): Promise<void> {
+    for (const name of names) {
+      if (this.jobs.has(name) || (await this.store.exists(name))) continue;
+      await this.services.stop(name).catch(() => []);
+      log.info(`tool "${name}" was disposed by another process: unregistered`);
+      this.emit("removed", name);
+    }
   }
 
   /** Cancels every job and kills every child process. */
@@ -452,6 +508,18 @@ async function lowDiskNote(dir: string): Promise<string | undefined> {
 /** rm -rf that retries while a dying build still writes into the tree. */
 function removeTree(dir: string): Promise<void> {
   return fs.rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+}
+
+function quarantineMessage(name: string, problem: string): string {
+  return `"${name}" is quarantined: its manifest does not verify (${problem}), so Flakebot will not run it. The manifest was moved aside to tools/${name}/manifest.quarantined.json; look at what changed, then dispose it (dispose_tool) and craft it again`;
+}
+
+/** The one check on a name a caller gives before it becomes a path under tools/. */
+function checkName(name: string): void {
+  if (isToolName(name)) return;
+  throw new UserError(
+    `"${name.slice(0, 60)}" is not a crafted tool's name: names are 1 to 48 lowercase letters, digits or underscores, starting with a letter. List the tools with tools/list or flakebot list`,
+  );
 }
 
 function firstLine(text: string): string {

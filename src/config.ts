@@ -5,6 +5,7 @@ import { z } from "zod";
 import { limitsFromEnv, type ResourceLimits } from "./exec/limits.js";
 import { sandboxWritePolicy, type WritePolicy } from "./exec/sandbox.js";
 import { sandboxReadPaths } from "./exec/visible.js";
+import { BACKEND_NAMES, type BackendName } from "./model/backends.js";
 
 /** nixpkgs pinned for generated flakes unless FLAKEBOT_NIXPKGS says otherwise. */
 export const DEFAULT_NIXPKGS = "github:NixOS/nixpkgs/nixos-25.05";
@@ -24,7 +25,7 @@ const EnvSchema = z.object({
   FLAKEBOT_HOME: z.string().min(1).optional(),
   XDG_STATE_HOME: z.string().min(1).optional(),
   FLAKEBOT_CRATES_IO_URL: z.url().default("https://crates.io"),
-  FLAKEBOT_BACKEND: z.enum(["auto", "nix", "cargo"]).default("auto"),
+  FLAKEBOT_BACKEND: z.enum(["auto", ...BACKEND_NAMES]).default("auto"),
   FLAKEBOT_NIXPKGS: z.string().min(1).default(DEFAULT_NIXPKGS),
   FLAKEBOT_SANDBOX: z.enum(["auto", "bwrap", "off"]).default("auto"),
   FLAKEBOT_LLM: z.enum(["auto", "groq", "openai", "sampling", "none"]).default("auto"),
@@ -43,7 +44,7 @@ const EnvSchema = z.object({
 export interface Config {
   home: string;
   cratesIoUrl: string;
-  backend: "auto" | "nix" | "cargo";
+  backend: "auto" | BackendName;
   nixpkgs: string;
   nixCache?: string;
   sandbox: "auto" | "bwrap" | "off";

@@ -36,10 +36,17 @@ export function disposers(deps: DisposeDeps): Disposer[] {
     },
     {
       part: "fork",
-      async dispose(_name, craft) {
-        if (!craft?.source?.fork_created) return [];
-        const fork = await deleteFork(deps.config, craft.source);
-        return [fork.deleted ? `fork ${craft.source.fork}` : `fork ${craft.source.fork} kept: ${fork.message}`];
+      async dispose(name, craft) {
+        const fork = craft?.source?.fork;
+        if (!fork || !craft.source!.fork_created) return [];
+        // Another tool here on the same fork inherits it: disposing that one deletes it.
+        const heir = (await deps.others()).find((c) => c.source?.fork === fork);
+        if (heir) {
+          await deps.store.save({ ...heir, source: { ...heir.source!, fork_created: true } });
+          return [`fork ${fork} kept: the tool "${heir.name}" still uses it (disposing that one deletes it)`];
+        }
+        const outcome = await deleteFork(deps.config, craft.source, name).catch((err) => ({ deleted: false, message: (err as Error).message }));
+        return [outcome.deleted ? `fork ${fork}` : `fork ${fork} kept: ${outcome.message}`];
       },
     },
     {

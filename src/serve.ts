@@ -1,9 +1,9 @@
 // `flakebot serve`: the MCP server on stdio. It ends cleanly, killing every child process,
 // when stdin closes or on SIGINT/SIGTERM.
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { loadConfig } from "./config.js";
 import { Flakebot } from "./app.js";
 import { createServer } from "./server/index.js";
+import { GuardedStdioTransport } from "./server/stdio.js";
 import { killAllChildren } from "./exec/process.js";
 import { log } from "./log.js";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
@@ -58,6 +58,7 @@ export async function serve(): Promise<void> {
   process.on("exit", () => killAllChildren());
   // A stray rejection is a bug to log, not a reason to drop every client's tools.
   process.on("unhandledRejection", (reason) => log.error(`unhandled rejection: ${(reason as Error)?.stack ?? String(reason)}`));
-  await server.connect(new StdioServerTransport());
+  await server.connect(new GuardedStdioTransport());
+  server.server.onclose = () => void shutdown("connection closed");
   log.info(`serving on stdio; home ${config.home}; ${ready.length} crafted tool(s) registered`);
 }

@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { CraftError } from "../src/model/errors.js";
 import { makeAcquireCrate } from "../src/craft/acquire/from-crate.js";
+import { acquireSource } from "../src/craft/acquire/from-source.js";
 import { pushBranch, deleteFork } from "../src/sources/fork.js";
 import { CratesIoClient } from "../src/sources/cratesio.js";
 import { pushWithToken, writeAskpass } from "../src/sources/github.js";
@@ -237,13 +238,13 @@ test("with a token: the upstream is forked, the fork cloned at the tag, the bran
   assert.equal(again.source!.fork, "https://github.com/flakebot-test/hexyl");
   assert.equal(again.source!.fork_created, false);
   assert.deepEqual(gh.forks, ["flakebot-test/hexyl"]);
-  assert.deepEqual(await deleteFork(ctx.config, again.source), { deleted: false, message: "kept the fork https://github.com/flakebot-test/hexyl: it existed before this server used it" });
+  assert.deepEqual(await deleteFork(ctx.config, again.source, "hexfork_two"), { deleted: false, message: "kept the fork https://github.com/flakebot-test/hexyl: it existed before this server used it" });
   assert.ok(existsSync(forkDir));
 
-  assert.deepEqual(await deleteFork(ctx.config, source), { deleted: true, message: "deleted the fork https://github.com/flakebot-test/hexyl" });
+  assert.deepEqual(await deleteFork(ctx.config, source, "hexfork"), { deleted: true, message: "deleted the fork https://github.com/flakebot-test/hexyl" });
   assert.deepEqual(gh.deleted, ["flakebot-test/hexyl"]);
   assert.ok(!existsSync(forkDir));
-  assert.deepEqual(await deleteFork(ctx.config, source), { deleted: false, message: "the fork https://github.com/flakebot-test/hexyl was already gone" });
+  assert.deepEqual(await deleteFork(ctx.config, source, "hexfork"), { deleted: false, message: "the fork https://github.com/flakebot-test/hexyl was already gone" });
 });
 
 test("without a token nothing is forked or pushed", async () => {
@@ -263,6 +264,7 @@ test("a token GitHub refuses: the upstream is cloned, the result says why, and n
   assert.equal(result.source!.fork, undefined);
   assert.equal(result.source!.commit, hexyl.tagCommit);
   assert.match(result.source!.note!, /could not fork on GitHub \(reading the GitHub account of GITHUB_TOKEN failed \(401\).*GITHUB_TOKEN was refused: check that it is valid\): cloned the upstream, nothing will be pushed/);
+  assert.equal(result.source!.fork_note, result.source!.note, "kept apart for the ready message");
   assert.ok(!result.source!.note!.includes(bad));
   assert.equal((await pushBranch(ctx, { ...craft, ...result } as Craft)).pushed, false);
 });
@@ -299,6 +301,63 @@ test("a fork that never becomes ready: a bounded wait, then a clear error", asyn
   assert.ok(waited >= 900 && waited < 5000, `waited ${waited} ms`);
   const polls = gh.requests.filter((r) => r.method === "GET" && r.path === "/repos/slow-account/hexyl").length;
   assert.ok(polls >= 5 && polls <= 13, `${polls} polls`);
+});
+
+test("the account already forked the upstream under another name: GitHub hands that fork back; it is the user's, and dispose keeps it", async () => {
+  const login = "has-a-fork";
+  const users = path.join(reposRoot, login, "my-hexyl.git");
+  await runChecked(["git", "clone", "--bare", "--quiet", path.join(reposRoot, "sharkdp", "hexyl"), users], { cwd: reposRoot, env: process.env as Record<string, string> });
+  await gitOut(users, ["branch", "users-own-work", "v0.7.0"]);
+  const gh = await startGithub({ reposRoot, token: TOKEN, login, existingForks: { [`${login}/my-hexyl`]: "sharkdp/hexyl" } });
+  closers.push(() => gh.close());
+  const { ctx, craft } = setup("hexexisting", HEXYL, { GITHUB_TOKEN: TOKEN, GITHUB_API_URL: gh.url });
+  const result = await makeAcquireCrate({ client: quick(cratesio.url), forkPollMs: 50 })(ctx, craft);
+  const source = result.source!;
+  assert.equal(source.fork, `https://github.com/${login}/my-hexyl`);
+  assert.equal(source.fork_created, false, "GitHub's answer named an existing fork: not ours");
+  assert.match(source.fork_note!, /used the fork https:\/\/github\.com\/has-a-fork\/my-hexyl that the GITHUB_TOKEN account already had; dispose keeps it/);
+  assert.ok(gh.requests.some((r) => r.method === "POST" && r.path === "/repos/sharkdp/hexyl/forks"), "the fork request was made");
+  assert.deepEqual(await deleteFork(ctx.config, source, "hexexisting"), { deleted: false, message: `kept the fork https://github.com/${login}/my-hexyl: it existed before this server used it` });
+  assert.deepEqual(gh.deleted, []);
+  assert.ok(existsSync(users));
+  assert.match(await gitOut(users, ["branch", "--list", "users-own-work"]), /users-own-work/);
+});
+
+test("a fork this server created is kept while another crafted tool's branch is on it", async () => {
+  const gh = await github("shared-fork");
+  const env = { GITHUB_TOKEN: TOKEN, GITHUB_API_URL: gh.url };
+  const first = setup("hexfirst", HEXYL, env);
+  const a = await makeAcquireCrate({ client: quick(cratesio.url), forkPollMs: 50 })(first.ctx, first.craft);
+  assert.equal(a.source!.fork_created, true);
+  assert.equal((await pushBranch(first.ctx, { ...first.craft, ...a } as Craft)).pushed, true);
+  const second = setup("hexsecond", HEXYL, env);
+  const b = await makeAcquireCrate({ client: quick(cratesio.url), forkPollMs: 50 })(second.ctx, second.craft);
+  assert.equal((await pushBranch(second.ctx, { ...second.craft, ...b } as Craft)).pushed, true);
+  const forkDir = path.join(reposRoot, "shared-fork", "hexyl.git");
+  assert.deepEqual(await deleteFork(first.ctx.config, a.source, "hexfirst"), {
+    deleted: false,
+    message: "kept the fork https://github.com/shared-fork/hexyl: other crafted tools still have their branches on it (flakebot/hexsecond)",
+  });
+  assert.ok(existsSync(forkDir));
+  await gitOut(forkDir, ["branch", "-D", "flakebot/hexsecond"]);
+  assert.deepEqual(await deleteFork(first.ctx.config, a.source, "hexfirst"), { deleted: true, message: "deleted the fork https://github.com/shared-fork/hexyl" });
+  assert.ok(!existsSync(forkDir));
+});
+
+test("a GitHub source URL with a token is forked as a crate's repository is", async () => {
+  const gh = await github("source-forker");
+  const { ctx, craft } = stageSetup(
+    { FLAKEBOT_HOME: path.join(work, "flakebot-home"), FLAKEBOT_CRATES_IO_URL: cratesio.url, GITHUB_TOKEN: TOKEN, GITHUB_API_URL: gh.url },
+    "hexsource",
+    { instructions: "show a hex dump", source: "https://github.com/sharkdp/hexyl", rev: "v0.8.0" },
+  );
+  const result = await acquireSource(ctx, craft);
+  assert.equal(result.source!.url, "https://github.com/sharkdp/hexyl");
+  assert.equal(result.source!.fork, "https://github.com/source-forker/hexyl");
+  assert.equal(result.source!.fork_created, true);
+  assert.equal(result.source!.commit, hexyl.tagCommit);
+  assert.equal((await pushBranch(ctx, { ...craft, ...result } as Craft)).pushed, true);
+  assert.equal(await gitOut(path.join(reposRoot, "source-forker", "hexyl.git"), ["rev-parse", "refs/heads/flakebot/hexsource"]), hexyl.tagCommit);
 });
 
 test("the push credential reaches git only through the askpass helper's environment", async () => {

@@ -7,6 +7,7 @@ import path from "node:path";
 import { connect, textOf, type Connected } from "./helpers/client.js";
 import { fixturesDir, testEnv, type TestEnv } from "./helpers/offline.js";
 import { findBwrap } from "../src/exec/sandbox.js";
+import { runProcess } from "../src/exec/process.js";
 
 const hello = path.join(fixturesDir, "crates", "hello");
 let t: TestEnv;
@@ -107,4 +108,38 @@ test("8 crafts and 50 invokes at once: every call answered, state consistent, di
   assert.deepEqual(await fs.readdir(path.join(t.home, "tools")), ["good"]);
   const builds = await fs.readdir(path.join(t.home, "builds"));
   assert.equal(builds.length, 1, "only the build of the remaining tool is kept");
+});
+
+test("a server started on a full disk refuses crafts saying so, crafts once space returns (no restart), and leaves no temp files", { timeout: 300_000, skip: process.getuid?.() === 0 ? false : "mounting a tmpfs needs root" }, async () => {
+  const full = path.join(t.dir, "full-home");
+  await fs.mkdir(full);
+  const mount = await runProcess(["mount", "-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs", full], { cwd: t.dir, env: t.env });
+  assert.equal(mount.exitCode, 0, mount.stderr);
+  const s = await connect({ ...t.env, FLAKEBOT_HOME: full }).catch(async (err) => {
+    await runProcess(["umount", full], { cwd: t.dir, env: t.env });
+    throw err;
+  });
+  try {
+    await s.close();
+    // Everything but a few bytes taken, as a filling disk leaves it.
+    const filler = path.join(full, "filler");
+    await fs.writeFile(filler, Buffer.alloc(64 * 1024 * 1024)).catch((err) => assert.equal(err.code, "ENOSPC"));
+    const server = await connect({ ...t.env, FLAKEBOT_HOME: full });
+    try {
+      const refused = await server.call("craft_tool", { instructions: "upper", source: hello, name: "after_full", wait_seconds: 10 });
+      assert.equal(refused.isError, true);
+      assert.match(textOf(refused), /cannot be written \(No space left on device, ENOSPC\): free some space/);
+      await fs.rm(filler);
+      const r = await server.call("craft_tool", { instructions: "upper", source: hello, name: "after_full", wait_seconds: 240 });
+      assert.equal(r.structured.status, "ready", textOf(r));
+      const ok = await server.call("after_full", { args: ["room"] });
+      assert.equal(ok.structured.stdout, "ROOM\n");
+    } finally {
+      await server.close();
+    }
+    const leftovers = (await fs.readdir(full, { recursive: true })).filter((f) => String(f).endsWith(".tmp"));
+    assert.deepEqual(leftovers, []);
+  } finally {
+    await runProcess(["umount", full], { cwd: t.dir, env: t.env });
+  }
 });

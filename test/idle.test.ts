@@ -1,6 +1,6 @@
 // FLAKEBOT_IDLE_DISPOSE: tools not called for the configured time are disposed, at start-up
 // and periodically; a tool called recently is kept. Manifests are written as a crafted
-// tool's would be (its binary is /bin/echo), so the real server registers and runs them.
+// tool's would be (its binary is a copy of /bin/echo in builds/), so the real server registers and runs them.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
@@ -12,6 +12,7 @@ import { loadConfig } from "../src/config.js";
 import { Flakebot } from "../src/app.js";
 import { checkEveryMs, disposeIdle, isIdle } from "../src/state/idle.js";
 import type { Craft } from "../src/model/craft.js";
+import { fileSha256 } from "../src/schema/definition.js";
 
 const HOUR = 3600_000;
 let t: TestEnv;
@@ -43,9 +44,14 @@ function manifest(name: string, createdAgoMs: number, usedAgoMs?: number): Craft
 
 async function writeManifests(home: string, crafts: Craft[]): Promise<void> {
   for (const c of crafts) {
+    // As the cargo backend leaves a build: the binary copied into builds/, its hash recorded.
+    const binary = path.join(home, "builds", c.build!.key, "bin", "echo");
+    await fs.mkdir(path.dirname(binary), { recursive: true });
+    await fs.copyFile(c.build!.binary, binary);
+    const built: Craft = { ...c, build: { ...c.build!, binary }, binary_sha256: await fileSha256(binary) };
     const dir = path.join(home, "tools", c.name);
     await fs.mkdir(dir, { recursive: true });
-    await fs.writeFile(path.join(dir, "manifest.json"), JSON.stringify(c));
+    await fs.writeFile(path.join(dir, "manifest.json"), JSON.stringify(built));
   }
 }
 

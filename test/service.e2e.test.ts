@@ -19,6 +19,7 @@ import { Supervisor } from "../src/service/supervisor.js";
 import { portBinding } from "../src/service/port-binding.js";
 import { parseHelp } from "../src/schema/help.js";
 import { runProcess } from "../src/exec/process.js";
+import { rawSession } from "./helpers/raw-rpc.js";
 
 const kvstore = path.join(fixturesDir, "crates", "kvstore");
 const hello = path.join(fixturesDir, "crates", "hello");
@@ -207,6 +208,33 @@ describe("a crafted service", () => {
     assert.ok(tools.tools.some((x) => x.name === "kv"));
     const get = await c.call("kv", { path: "/kv/greeting" });
     assert.equal(get.structured.body, "hello, service", "the data was kept in its data directory");
+  });
+
+  test("with its service running, a server answers an oversized message and still exits by itself when stdin closes", { timeout: 90_000 }, async () => {
+    await c.close();
+    await waitFor("the service to stop", async () => (await processesUnder(toolDir("kv"))).length === 0, 15_000);
+    const s = rawSession(t.env);
+    try {
+      await s.initialize();
+      const running = async () => {
+        s.send({ jsonrpc: "2.0", id: "d", method: "tools/call", params: { name: "describe_tool", arguments: { name: "kv" } } });
+        return (await s.next((m) => m.id === "d")).result.structuredContent.service?.state === "running";
+      };
+      await waitFor("this server to run the service", running, 30_000, 300);
+      s.send({ jsonrpc: "2.0", method: "tools/call", params: { name: "kv", arguments: { path: "/kv/big", method: "PUT", body: "z".repeat(12 * 1024 * 1024) } }, id: 7 });
+      const big = await s.next((m) => m.id === 7, 30_000);
+      assert.equal(big.error.code, -32600);
+      assert.match(big.error.message, /reads at most 10\.0 MiB per JSON-RPC message/);
+      s.send({ jsonrpc: "2.0", id: 8, method: "ping" });
+      assert.deepEqual((await s.next((m) => m.id === 8)).result, {}, "not deaf");
+      s.child.stdin!.end();
+      assert.equal(await s.exited, 0, "it exited on its own");
+      await waitFor("no service process left", async () => (await processesUnder(toolDir("kv"))).length === 0, 15_000);
+    } finally {
+      s.child.kill("SIGKILL");
+    }
+    c = await connect(t.env);
+    await waitFor("the service to run again", async () => (await describeKv()).service?.state === "running", 30_000, 200);
   });
 
   test("dispose stops it, closes its port and leaves no process", { timeout: 30_000 }, async () => {

@@ -1,11 +1,13 @@
 // A build backend turns a crate that passed its checks into the binary a crafted tool runs.
-// Adding one: implement Backend in backends/<name>/, add it to select.ts and to
-// BackendName. Nothing else in the pipeline knows which backend it has.
+// Adding one touches three files: its implementation in backends/<name>/backend.ts, its
+// name in model/backends.ts, and its entry in backends/select.ts. Nothing else in the
+// pipeline knows which backend it has.
 import type { Config } from "../config.js";
 import type { BuildInfo, Craft } from "../model/craft.js";
 import type { ToolPaths } from "../state/paths.js";
+import type { BackendName } from "../model/backends.js";
 
-export type BackendName = "nix" | "cargo";
+export type { BackendName } from "../model/backends.js";
 
 /** What a backend may use of a craft in progress (a StageContext satisfies it). */
 export interface BackendContext {

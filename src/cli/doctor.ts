@@ -198,15 +198,16 @@ async function checkBwrap(probe: Probe, config: Config): Promise<DoctorCheck[]> 
   if (config.sandbox === "off") {
     return [{ name: "bwrap", status: "warn", required, detail: `FLAKEBOT_SANDBOX=off: crafted tools run unsandboxed although bwrap is installed (${bin})`, fix: "unset FLAKEBOT_SANDBOX" }];
   }
-  // The same trial sandbox the runtime relies on.
-  const check = await checkSandbox();
+  // The same trial sandbox the runtime relies on; its detail ends with general advice.
+  const check = await checkSandbox(probe.env);
+  const reason = check.detail.split(": allow unprivileged")[0];
   if (check.ok) return [{ name: "bwrap", status: "ok", required, detail: check.detail }];
   return [{
     name: "bwrap",
     status: required ? "missing" : "warn",
     required,
-    detail: `${check.detail}: crafted tools will run unsandboxed`,
-    fix: /namespace|uid map|not permitted|permission denied/i.test(check.detail)
+    detail: `${reason}: crafted tools will run unsandboxed`,
+    fix: /namespace|uid map|not permitted|permission denied/i.test(reason)
       ? await userNamespaceFix()
       : `bwrap --ro-bind / / --unshare-net true  # shows the error; fix what it reports`,
   }];

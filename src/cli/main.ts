@@ -152,8 +152,9 @@ export async function runCli(argv: string[]): Promise<number> {
         const { values } = parseArgs({ args: rest, options: { json: { type: "boolean", default: false } } });
         const app = await startApp();
         const crafts = await app.list();
+        const { quarantined } = await app.store.list();
         if (values.json) out(JSON.stringify(crafts.map(craftView), null, 2));
-        else if (crafts.length === 0) out("no crafted tools (craft one with: flakebot craft \"...\" --source PATH)");
+        else if (crafts.length === 0 && quarantined.length === 0) out("no crafted tools (craft one with: flakebot craft \"...\" --source PATH)");
         else
           out(
             formatTable(
@@ -170,6 +171,7 @@ export async function runCli(argv: string[]): Promise<number> {
               ]),
             ),
           );
+        if (!values.json) for (const q of quarantined) out(`${q.name}  quarantined: ${q.reason} (see flakebot describe ${q.name})`);
         return 0;
       }
       case "describe": {

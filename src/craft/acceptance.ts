@@ -1,18 +1,14 @@
 // Acceptance tests: run the built binary the way an agent would (through invokeBinary:
 // argv only, its own scratch directory, the sandbox when on) and check the exit code and
 // the patterns standard output must match.
-import { invokeBinary, type InvokeTarget } from "../exec/invoke.js";
+import { invokeBinary, type InvokeOutput, type InvokeTarget } from "../exec/invoke.js";
 import type { AcceptanceTest } from "../model/craft.js";
 
-export interface AcceptanceResult {
+export interface AcceptanceResult extends Pick<InvokeOutput, "exit_code" | "stdout" | "stderr" | "timed_out"> {
   name: string;
   ok: boolean;
   /** Why it failed, in words a person (or an LLM) can act on. */
   problems: string[];
-  exit_code: number | null;
-  stdout: string;
-  stderr: string;
-  timed_out: boolean;
 }
 
 export interface AcceptanceSummary {

@@ -4,7 +4,7 @@ import type { StageFn } from "./context.js";
 import type { Craft, Stage } from "../model/craft.js";
 import { plan } from "./stages/plan.js";
 import { makeDiscover } from "./stages/discover.js";
-import { llmPick } from "../discovery/pick.js";
+import { llmPick } from "./pick.js";
 import { acquireStage } from "./stages/acquire.js";
 import { modify, wantsModify } from "./stages/modify.js";
 import { buildStage } from "./stages/build.js";

@@ -8,9 +8,14 @@ import { runProcess } from "./process.js";
 import { craftedEnv } from "./env.js";
 import { sandboxArgv, type SandboxSpec } from "./sandbox.js";
 import { limitsForTimeout } from "./limits.js";
+import type { InvokeOutput } from "../model/invoke.js";
+
+export type { InvokeOutput } from "../model/invoke.js";
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 export const MAX_TIMEOUT_MS = 600_000;
+/** Input text (stdin, a request body) stays below the 10 MiB a JSON-RPC message may be. */
+export const STDIN_MAX_CHARS = 8 * 1024 * 1024;
 export const OUTPUT_CAP_BYTES = 1024 * 1024;
 /** Past this much output in all the program is stopped: a flood, not a result. */
 export const FLOOD_LIMIT_BYTES = 64 * 1024 * 1024;
@@ -23,18 +28,6 @@ export interface InvokeInput {
   raw_output?: boolean;
 }
 
-export interface InvokeOutput {
-  exit_code: number | null;
-  signal?: string;
-  stdout: string;
-  stderr: string;
-  truncated: boolean;
-  timed_out: boolean;
-  duration_ms: number;
-  /** Flakebot's word on the run (a path the sandbox hides), not the program's. */
-  note?: string;
-}
-
 export interface InvokeTarget {
   binary: string;
   scratch: string;
@@ -44,7 +37,32 @@ export interface InvokeTarget {
   sandbox?: Omit<SandboxSpec, "scratch">;
 }
 
+/** Arguments the kernel cannot pass (E2BIG): refused before anything starts. */
+export class ArgumentsTooLong extends Error {}
+
+// Linux passes at most 128 KiB per argument and, with the usual 8 MiB stack, 2 MiB of
+// argv plus environment; the sandbox's own wrapper arguments need some of that.
+const ARG_MAX_BYTES = 128 * 1024;
+const ARGV_MAX_BYTES = 1792 * 1024;
+
+function checkArgvSize(args: string[]): void {
+  let total = 0;
+  for (const [i, a] of args.entries()) {
+    const bytes = Buffer.byteLength(a) + 1;
+    if (bytes > ARG_MAX_BYTES) {
+      throw new ArgumentsTooLong(`argument ${i + 1} is ${Math.ceil(bytes / 1024)} KiB; the kernel passes at most 128 KiB per argument (E2BIG, "Argument list too long"): pass large input through stdin, or as a file the tool can read`);
+    }
+    total += bytes + 8;
+  }
+  if (total > ARGV_MAX_BYTES) {
+    throw new ArgumentsTooLong(
+      `the arguments are ${(total / 1024 / 1024).toFixed(1)} MiB in all (${args.length} arguments); the kernel passes a program at most about ${(ARGV_MAX_BYTES / 1024 / 1024).toFixed(2)} MiB of arguments (E2BIG, "Argument list too long"): pass large input through stdin, or as a file the tool can read`,
+    );
+  }
+}
+
 export async function invokeBinary(target: InvokeTarget, input: InvokeInput): Promise<InvokeOutput> {
+  checkArgvSize(input.args ?? []);
   await mkdir(target.scratch, { recursive: true });
   const argv = [target.binary, ...(input.args ?? [])];
   const timeoutMs = input.timeout_ms ?? DEFAULT_TIMEOUT_MS;

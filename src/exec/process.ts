@@ -182,13 +182,20 @@ export async function runProcess(command: string[], opts: RunOptions): Promise<R
     exitCode: result.exitCode ?? null,
     signal: result.signal ?? undefined,
     stdout: out.text(),
-    stderr: spawnFailed && !err.total ? String(result.message ?? "could not start") : err.text(),
+    stderr: spawnFailed && !err.total ? spawnFailure(argv[0], result.cause) : err.text(),
     truncated: out.truncated || err.truncated,
     timedOut,
     aborted,
     floodKilled,
     durationMs: Math.round(performance.now() - started),
   };
+}
+
+/** Why a program could not start, without the command line (it may be megabytes of argv). */
+function spawnFailure(program: string, cause: unknown): string {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  const why = code === "E2BIG" ? "E2BIG, the argument list is too long" : (code ?? (cause as Error | undefined)?.message ?? "unknown error");
+  return `could not start ${program.slice(0, 200)}: ${why.slice(0, 500)}`;
 }
 
 /** runProcess that throws a ProcessError carrying the output unless the exit code is 0. */

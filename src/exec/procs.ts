@@ -43,20 +43,55 @@ async function allProcesses(): Promise<Map<number, ProcInfo>> {
   return out;
 }
 
-/** Whether `pid` is a live process (a killed one not yet reaped by its parent is not). */
-export function alive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  if (pid === process.pid) return true;
+/**
+ * A process as an owner record names it: its pid plus its start time, because a pid alone
+ * is reused (a restarted container's server is PID 1 again, and a dead craft's owner_pid 1
+ * would look like its own).
+ */
+export interface ProcessRef {
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat (clock ticks after boot); absent in older records. */
+  start?: string;
+}
+
+function statOf(pid: number): string[] | undefined {
   try {
-    process.kill(pid, 0);
+    return statFields(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+let self: ProcessRef | undefined;
+
+/** This process, as an owner record names it. */
+export function selfRef(): ProcessRef {
+  self ??= { pid: process.pid, start: statOf(process.pid)?.[22 - 3] };
+  return self;
+}
+
+/** Whether `ref` is this very process (not merely one with the same pid). */
+export function isSelf(ref: ProcessRef): boolean {
+  const me = selfRef();
+  if (ref.pid !== me.pid) return false;
+  // Without /proc there is only the pid to go by; with it, a record without a start time
+  // that names our pid was written by an earlier process that had it.
+  return me.start === undefined || ref.start === me.start;
+}
+
+/** Whether the process a record names still runs: same pid, same start time, not a zombie. */
+export function alive(ref: ProcessRef | undefined): boolean {
+  if (!ref || !Number.isInteger(ref.pid) || ref.pid <= 0) return false;
+  if (ref.pid === process.pid) return isSelf(ref);
+  try {
+    process.kill(ref.pid, 0);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
   }
-  try {
-    return statFields(readFileSync(`/proc/${pid}/stat`, "utf8"))[0] !== "Z";
-  } catch {
-    return true; // no /proc: signal 0 is all there is
-  }
+  const fields = statOf(ref.pid);
+  if (!fields) return true; // no /proc: signal 0 is all there is
+  if (fields[0] === "Z") return false; // killed, not yet reaped by its parent
+  return ref.start === undefined || fields[22 - 3] === ref.start;
 }
 
 /** Processes (other than this one) whose working directory is `dir` or below it. */

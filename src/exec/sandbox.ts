@@ -314,18 +314,20 @@ export interface SandboxCheck {
  * user namespaces disabled, as by Ubuntu 24.04's AppArmor default, or inside some containers).
  * For `doctor`, and for FLAKEBOT_SANDBOX=auto to fall back with a clear warning.
  */
-export async function checkSandbox(): Promise<SandboxCheck> {
+export async function checkSandbox(env: Record<string, string | undefined> = process.env): Promise<SandboxCheck> {
   if (!findBwrap()) return { ok: false, detail: "bwrap is not installed: install bubblewrap (apt-get install -y bubblewrap) so crafted tools run sandboxed" };
   const scratch = await mkdtemp(path.join(os.tmpdir(), "flakebot-sandbox-check-"));
   try {
-    const r = await runProcess(sandboxArgv([findOnPath("true") ?? "/bin/true"], { scratch }), { kind: "sandbox", cwd: scratch, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, timeoutMs: 10_000 });
+    const path_ = env.PATH ?? "/usr/bin:/bin";
+    const r = await runProcess(sandboxArgv([findOnPath("true", env) ?? "true"], { scratch }), { kind: "sandbox", cwd: scratch, env: { PATH: path_ }, timeoutMs: 10_000 });
     if (r.exitCode === 0) {
       const who = runningAsRoot() ? "each tool as its own user" : "as you, in a user namespace";
       const limits = findPrlimit() ? "with resource limits" : "WITHOUT resource limits (prlimit from util-linux is missing)";
       return { ok: true, detail: `${findBwrap()} works: no network, read-only filesystem, ${who}, ${limits}` };
     }
     const why = (r.stderr || r.stdout).trim().split("\n").slice(-2).join(" ");
-    return { ok: false, detail: `bwrap is installed but cannot create a sandbox here (${why}): allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, or an AppArmor profile for bwrap on Ubuntu 24.04+)` };
+    const how = r.timedOut ? "did not answer in time" : `exited with code ${r.exitCode}`;
+    return { ok: false, detail: `bwrap is installed but cannot create a sandbox (${how}: ${why}): allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, or an AppArmor profile for bwrap on Ubuntu 24.04+)` };
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

@@ -1,5 +1,6 @@
 import type { ModifyReport, Plan } from "./plan.js";
 import type { CraftRequest } from "./request.js";
+import type { BackendName } from "./backends.js";
 
 export type { CraftRequest, ToolKind } from "./request.js";
 
@@ -38,6 +39,8 @@ export interface SourceInfo {
   fork?: string;
   /** True when this server created the fork (so dispose deletes it). */
   fork_created?: boolean;
+  /** Why the craft has no fork, or that the fork was the account's own: said in the ready message. */
+  fork_note?: string;
   /** local directory copy, git clone, or the published .crate archive */
   origin: "directory" | "git" | "archive";
   /** The local directory had changes that were not committed (they were copied too). */
@@ -62,7 +65,7 @@ export interface TargetInfo {
 }
 
 export interface BuildInfo {
-  backend: "nix" | "cargo";
+  backend: BackendName;
   reproducible: boolean;
   flake_ref?: string;
   store_path?: string;
@@ -136,6 +139,8 @@ export interface Craft {
   request: CraftRequest;
   /** pid of the process crafting it while status is "building". */
   owner_pid?: number;
+  /** The owner's start time (/proc/<pid>/stat field 22): a reused pid is not the owner. */
+  owner_start?: string;
   created_at: string;
   updated_at: string;
   last_used_at?: string;
@@ -160,6 +165,8 @@ export interface Craft {
   tool_description?: string;
   sandboxed?: boolean;
   definition_sha256?: string;
+  /** sha256 of the binary at registration: checked at load and before each run. */
+  binary_sha256?: string;
   service?: ServiceInfo;
   llm?: LlmUsage;
   /** The change against upstream, as a unified diff (empty when unchanged). */

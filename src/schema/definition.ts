@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { z } from "zod";
 import type { Craft } from "../model/craft.js";
-import { MAX_TIMEOUT_MS } from "../exec/invoke.js";
+import { MAX_TIMEOUT_MS, STDIN_MAX_CHARS } from "../exec/invoke.js";
 import { ARGV_ORDER, paramsToZodShape, strictInput, usableParams } from "./argv.js";
 import { serviceInputShape } from "../service/shape.js";
 
@@ -14,7 +14,8 @@ export const rawInputShape = {
     .max(4096)
     .optional()
     .describe("Arguments passed to the program as an argv array (never through a shell)"),
-  stdin: z.string().max(16 * 1024 * 1024).optional().describe("Text written to the program's standard input"),
+  // Below the 10 MiB a JSON-RPC message may be (server/stdio.ts), with room for escaping.
+  stdin: z.string().max(STDIN_MAX_CHARS).optional().describe("Text written to the program's standard input (at most 8 MiB)"),
   timeout_ms: z.number().int().min(1).max(MAX_TIMEOUT_MS).optional().describe("Kill the program after this many milliseconds (default 60000)"),
   raw_output: z.boolean().optional().describe("Keep terminal escape sequences (colours) in stdout and stderr; by default they are removed"),
 };

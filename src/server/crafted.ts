@@ -5,7 +5,7 @@ import type { RegisterTool } from "./tool-list.js";
 import type { Flakebot } from "../app.js";
 import type { Craft } from "../model/craft.js";
 import { describeCrafted, inputSchemaFor } from "../schema/definition.js";
-import { invokeOutputShape } from "./schemas.js";
+import { invokeOutputShape } from "../model/invoke.js";
 import { errorResult, result } from "./results.js";
 import { buildArgv, ParamValueError } from "../schema/argv.js";
 import { invokeText } from "./tools/invoke.js";
@@ -23,6 +23,10 @@ export class CraftedTools {
 
   has(name: string): boolean {
     return this.registered.has(name);
+  }
+
+  names(): string[] {
+    return [...this.registered.keys()];
   }
 
   register(craft: Craft): void {

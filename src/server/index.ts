@@ -11,6 +11,7 @@ import { registerDisposeTool } from "./tools/dispose.js";
 import { VERSION } from "../version.js";
 import { registerResources } from "./resources.js";
 import { registerPrompts } from "./prompts.js";
+import { watchTools } from "./watch.js";
 
 export interface FlakebotServer {
   server: McpServer;
@@ -33,7 +34,10 @@ export async function createServer(app: Flakebot): Promise<FlakebotServer> {
       instructions: INSTRUCTIONS,
     },
   );
-  const tools = new ToolList(server);
+  // Another process (the command line) may dispose a tool: it leaves every list here.
+  let crafted: CraftedTools | undefined;
+  const noticeGone = () => app.noticeGone(crafted?.names() ?? []);
+  const tools = new ToolList(server, noticeGone);
   registerCraftTool(tools.register, app);
   registerDescribeTool(tools.register, app);
   registerInvokeTool(tools.register, app);
@@ -42,8 +46,9 @@ export async function createServer(app: Flakebot): Promise<FlakebotServer> {
   registerResources(server, app);
   registerPrompts(server);
 
-  const crafted = new CraftedTools(tools.register, app);
+  crafted = new CraftedTools(tools.register, app);
   for (const craft of await app.list()) crafted.register(craft);
+  const watcher = watchTools(app.store.home, () => void noticeGone().catch(() => {}));
   const resourcesChanged = () => {
     if (server.isConnected()) server.sendResourceListChanged();
   };
@@ -66,6 +71,7 @@ export async function createServer(app: Flakebot): Promise<FlakebotServer> {
     server,
     crafted,
     async close() {
+      watcher?.close();
       removeSink();
       app.off("ready", onReady);
       app.off("removed", onRemoved);

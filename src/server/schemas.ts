@@ -1,6 +1,7 @@
 // The meta tools' output shapes (contract.md), as zod shapes the SDK turns into JSON Schema.
 import { z } from "zod";
 import { STAGES } from "../model/craft.js";
+import { BACKEND_NAMES } from "../model/backends.js";
 
 export const craftStatusShape = {
   status: z.enum(["ready", "building", "failed"]),
@@ -23,7 +24,7 @@ export const craftStatusShape = {
   source: z.object({ url: z.string(), rev: z.string(), commit: z.string(), fork: z.string().optional() }).optional(),
   build: z
     .object({
-      backend: z.enum(["nix", "cargo"]),
+      backend: z.enum(BACKEND_NAMES),
       reproducible: z.boolean(),
       flake_ref: z.string().optional(),
       store_path: z.string().optional(),
@@ -79,17 +80,6 @@ export const describeShape = {
   last_used_at: z.string().optional(),
   log_tail: z.array(z.string()),
   diff_stat: z.string().optional(),
-};
-
-export const invokeOutputShape = {
-  exit_code: z.number().int().nullable(),
-  signal: z.string().optional(),
-  stdout: z.string(),
-  stderr: z.string(),
-  truncated: z.boolean(),
-  timed_out: z.boolean(),
-  duration_ms: z.number(),
-  note: z.string().optional().describe("Flakebot's note on the run, such as a path the sandbox hides and how to grant it"),
 };
 
 export const disposeOutputShape = {

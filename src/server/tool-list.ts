@@ -33,7 +33,11 @@ export class ToolList {
   private readonly tools = new Map<string, { tool: RegisteredTool; definition?: Tool }>();
   private installed = false;
 
-  constructor(private readonly server: McpServer) {}
+  /** `beforeList` runs before each tools/list (to drop tools another process disposed). */
+  constructor(
+    private readonly server: McpServer,
+    private readonly beforeList?: () => Promise<void>,
+  ) {}
 
   /** McpServer.registerTool, keeping the definition for tools/list until the tool is removed. */
   readonly register: RegisterTool = ((name: string, config: RegisterArgs[1], callback: RegisterArgs[2]) => {
@@ -41,7 +45,10 @@ export class ToolList {
     this.tools.set(name, { tool });
     if (!this.installed) {
       // The SDK installs its handler once, at the first registration; this one replaces it.
-      this.server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: this.list() }));
+      this.server.server.setRequestHandler(ListToolsRequestSchema, async () => {
+        await this.beforeList?.();
+        return { tools: this.list() };
+      });
       this.installed = true;
     }
     const remove = tool.remove.bind(tool);

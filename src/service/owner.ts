@@ -4,12 +4,11 @@
 // port its owner wrote down. The claim is a file created exclusively; a dead owner's claim
 // is taken over.
 import { readFileSync } from "node:fs";
-import { alive } from "../exec/procs.js";
 import fs from "node:fs/promises";
 import path from "node:path";
+import { alive, isSelf, selfRef, type ProcessRef } from "../exec/procs.js";
 
-export interface Owner {
-  pid: number;
+export interface Owner extends ProcessRef {
   port: number;
 }
 
@@ -30,7 +29,7 @@ export async function readOwner(toolDir: string): Promise<Owner | undefined> {
 export function runByOtherSync(toolDir: string): boolean {
   try {
     const o = JSON.parse(readFileSync(ownerFile(toolDir), "utf8")) as Owner;
-    return Number.isInteger(o.pid) && o.pid !== process.pid && alive(o.pid);
+    return Number.isInteger(o.pid) && !isSelf(o) && alive(o);
   } catch {
     return false;
   }
@@ -39,7 +38,7 @@ export function runByOtherSync(toolDir: string): boolean {
 /** Another live process that runs this service, or undefined. */
 export async function otherOwner(toolDir: string): Promise<Owner | undefined> {
   const o = await readOwner(toolDir);
-  return o && o.pid !== process.pid && alive(o.pid) ? o : undefined;
+  return o && !isSelf(o) && alive(o) ? o : undefined;
 }
 
 /** Claims the service for this process; returns the live other owner instead when there is one. */
@@ -47,7 +46,7 @@ export async function claim(toolDir: string): Promise<Owner | undefined> {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const handle = await fs.open(ownerFile(toolDir), "wx", 0o600);
-      await handle.writeFile(JSON.stringify({ pid: process.pid, port: 0 }));
+      await handle.writeFile(JSON.stringify({ ...selfRef(), port: 0 }));
       await handle.close();
       return undefined;
     } catch (err) {
@@ -62,12 +61,12 @@ export async function claim(toolDir: string): Promise<Owner | undefined> {
 
 export async function recordPort(toolDir: string, port: number): Promise<void> {
   const tmp = `${ownerFile(toolDir)}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, JSON.stringify({ pid: process.pid, port }), { mode: 0o600 });
+  await fs.writeFile(tmp, JSON.stringify({ ...selfRef(), port }), { mode: 0o600 });
   await fs.rename(tmp, ownerFile(toolDir));
 }
 
 /** Gives up the claim when it is this process's. */
 export async function release(toolDir: string): Promise<void> {
   const o = await readOwner(toolDir);
-  if (!o || o.pid === process.pid) await fs.rm(ownerFile(toolDir), { force: true });
+  if (!o || isSelf(o)) await fs.rm(ownerFile(toolDir), { force: true });
 }

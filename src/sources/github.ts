@@ -97,8 +97,12 @@ export interface ForkOptions {
 export async function ensureFork(config: Config, upstream: GithubRepo, opts: ForkOptions = {}): Promise<Fork | undefined> {
   const gh = await octokit(config, opts.signal);
   let me: string;
+  // GitHub's clock, just before the fork request: a fork created before it was not made by us.
+  let askedAt: number;
   try {
-    me = (await gh.rest.users.getAuthenticated()).data.login;
+    const { data, headers } = await gh.rest.users.getAuthenticated();
+    me = data.login;
+    askedAt = Date.parse(String(headers.date ?? "")) || Date.now();
   } catch (err) {
     throw explain(err, "reading the GitHub account of GITHUB_TOKEN");
   }
@@ -115,7 +119,11 @@ export async function ensureFork(config: Config, upstream: GithubRepo, opts: For
   let fork: Fork;
   try {
     const { data } = await gh.rest.repos.createFork({ owner: upstream.owner, repo: upstream.repo });
-    fork = { owner: data.owner.login, repo: data.name, url: data.html_url, cloneUrl: data.clone_url, created: true };
+    // GitHub answers a fork request for an upstream the account already forked (under any
+    // name) with that existing fork. It is the user's: dispose must keep it. When unsure, keep.
+    const existing = data.name.toLowerCase() !== upstream.repo.toLowerCase() || !(Date.parse(data.created_at) >= askedAt - 1000);
+    fork = { owner: data.owner.login, repo: data.name, url: data.html_url, cloneUrl: data.clone_url, created: !existing };
+    if (existing) return fork;
   } catch (err) {
     throw explain(err, `forking ${upstream.owner}/${upstream.repo}`);
   }
@@ -144,6 +152,17 @@ async function waitForRepo(gh: Octokit, fork: Fork, opts: ForkOptions): Promise<
       );
     }
     await sleep(poll, undefined, { signal: opts.signal });
+  }
+}
+
+/** The fork's branches whose names start with `prefix` (flakebot/ branches of crafted tools). */
+export async function branchesWithPrefix(config: Config, repo: GithubRepo, prefix: string, signal?: AbortSignal): Promise<string[]> {
+  const gh = await octokit(config, signal);
+  try {
+    const branches = await gh.paginate(gh.rest.repos.listBranches, { owner: repo.owner, repo: repo.repo, per_page: 100 });
+    return branches.map((b) => b.name).filter((n) => n.startsWith(prefix));
+  } catch (err) {
+    throw explain(err, `listing the branches of ${repo.owner}/${repo.repo}`);
   }
 }
 

@@ -1,6 +1,7 @@
 // Where everything lives under FLAKEBOT_HOME. Names are validated before they get here,
 // and every derived path is checked to stay inside its parent.
 import path from "node:path";
+import { NAME_PATTERN } from "../model/names.js";
 
 export interface ToolPaths {
   /** home/tools/<name> */
@@ -34,7 +35,15 @@ export function buildsDir(home: string): string {
   return path.join(home, "builds");
 }
 
+/** True when `name` can be a tool's directory: the one check before a name becomes a path. */
+export function isToolName(name: string): boolean {
+  return NAME_PATTERN.test(name);
+}
+
 export function toolPaths(home: string, name: string): ToolPaths {
+  // ".", "x/.." and "" all resolve to tools/ itself, which `inside` allows: only a valid
+  // name may become a tool's directory.
+  if (!isToolName(name)) throw new Error(`"${name.slice(0, 60)}" is not a valid tool name, so it names no tool directory`);
   const dir = inside(toolsDir(home), name);
   return {
     dir,

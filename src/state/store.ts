@@ -3,30 +3,52 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Craft } from "../model/craft.js";
-import { toolPaths, toolsDir } from "./paths.js";
+import { isToolName, toolPaths, toolsDir } from "./paths.js";
 
 export class CorruptManifestError extends Error {}
 
+const QUARANTINED_MANIFEST = "manifest.quarantined.json";
+const QUARANTINE_NOTE = "quarantine.json";
+
 export async function writeJsonAtomic(file: string, data: unknown): Promise<void> {
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  const handle = await fs.open(tmp, "w", 0o600);
   try {
-    await handle.writeFile(JSON.stringify(data, null, 2) + "\n");
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    const handle = await fs.open(tmp, "w", 0o600);
+    try {
+      await handle.writeFile(JSON.stringify(data, null, 2) + "\n");
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await fs.rename(tmp, file);
   } catch (err) {
-    await fs.rm(tmp, { force: true });
-    throw err;
+    await fs.rm(tmp, { force: true }).catch(() => {});
+    throw diskError(err, file);
   }
   const dir = await fs.open(path.dirname(file), "r");
   try {
     await dir.sync();
   } finally {
     await dir.close();
+  }
+}
+
+/** A full disk said in words, keeping the error's code. */
+function diskError(err: unknown, file: string): unknown {
+  if ((err as NodeJS.ErrnoException).code !== "ENOSPC") return err;
+  return Object.assign(new Error(`No space left on device writing ${file}: free some space (dispose unused tools) or point FLAKEBOT_HOME at a larger disk`), { code: "ENOSPC" });
+}
+
+const TEMP_FILE = /\.json\.(\d+)\.\d+\.tmp$/;
+
+/** Removes the temp files of atomic writes whose writer died (a crash, a full disk). */
+async function removeDeadTemps(dirs: string[], alive: (pid: number) => boolean): Promise<void> {
+  for (const dir of dirs) {
+    const entries = await fs.readdir(dir).catch(() => [] as string[]);
+    for (const e of entries) {
+      const m = TEMP_FILE.exec(e);
+      if (m && !alive(Number(m[1]))) await fs.rm(path.join(dir, e), { force: true }).catch(() => {});
+    }
   }
 }
 
@@ -46,7 +68,11 @@ export async function readJson<T>(file: string): Promise<T | undefined> {
 }
 
 export class Store {
-  constructor(readonly home: string) {}
+  /** `writerAlive` tells whether the process that started a temp file still runs (exec/procs.ts). */
+  constructor(
+    readonly home: string,
+    private readonly writerAlive: (pid: number) => boolean = () => true,
+  ) {}
 
   paths(name: string) {
     return toolPaths(this.home, name);
@@ -54,6 +80,8 @@ export class Store {
 
   async init(): Promise<void> {
     await fs.mkdir(toolsDir(this.home), { recursive: true, mode: 0o700 });
+    const tools = await fs.readdir(toolsDir(this.home)).catch(() => [] as string[]);
+    await removeDeadTemps([this.home, ...tools.filter(isToolName).map((n) => this.paths(n).dir)], this.writerAlive);
     // A probe write tells a read-only or full home at start-up, not in the middle of a craft.
     await writeJsonAtomic(path.join(this.home, ".probe.json"), { pid: process.pid });
     await fs.rm(path.join(this.home, ".probe.json"), { force: true });
@@ -82,10 +110,11 @@ export class Store {
   }
 
   /** Every tool directory's manifest; corrupt ones are reported apart, never deleted. */
-  async list(): Promise<{ crafts: Craft[]; corrupt: { name: string; error: string }[]; orphans: string[] }> {
+  async list(): Promise<{ crafts: Craft[]; corrupt: { name: string; error: string }[]; orphans: string[]; quarantined: { name: string; reason: string }[] }> {
     const crafts: Craft[] = [];
     const corrupt: { name: string; error: string }[] = [];
     const orphans: string[] = [];
+    const quarantined: { name: string; reason: string }[] = [];
     let names: string[] = [];
     try {
       names = await fs.readdir(toolsDir(this.home));
@@ -93,15 +122,38 @@ export class Store {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     }
     for (const name of names.sort()) {
+      if (!isToolName(name)) continue; // not a tool's directory (a quarantine, a stray file)
       try {
         const craft = await this.load(name);
+        const reason = craft ? undefined : await this.quarantined(name);
         if (craft) crafts.push(craft);
+        else if (reason) quarantined.push({ name, reason });
         else orphans.push(name);
       } catch (err) {
         corrupt.push({ name, error: (err as Error).message });
       }
     }
-    return { crafts, corrupt, orphans };
+    return { crafts, corrupt, orphans, quarantined };
+  }
+
+  /** Whether the tool's manifest is on disk. */
+  async exists(name: string): Promise<boolean> {
+    return fs.access(this.paths(name).manifest).then(() => true, () => false);
+  }
+
+  /** Moves a manifest that does not verify aside, with the reason; returns where it went. */
+  async quarantine(name: string, reason: string): Promise<string> {
+    const paths = this.paths(name);
+    const aside = path.join(paths.dir, QUARANTINED_MANIFEST);
+    await fs.rename(paths.manifest, aside);
+    await writeJsonAtomic(path.join(paths.dir, QUARANTINE_NOTE), { reason, at: new Date().toISOString() });
+    return aside;
+  }
+
+  /** Why a tool was quarantined, or undefined when it was not. */
+  async quarantined(name: string): Promise<string | undefined> {
+    const note = await readJson<{ reason?: string }>(path.join(this.paths(name).dir, QUARANTINE_NOTE)).catch(() => undefined);
+    return note?.reason;
   }
 
   async remove(name: string): Promise<void> {

@@ -12,24 +12,16 @@ import { CraftError } from "../../model/errors.js";
 import { cloneRepo, headCommit, initRepo, isGitUrl, runGit } from "../../sources/git.js";
 import { cargoMetadata } from "../../backends/cargo/cargo.js";
 import { CratesIoClient, CratesIoError } from "../../sources/cratesio.js";
-import {
-  ForkNotReadyError,
-  ensureFork,
-  githubWebUrl,
-  parseGithubRepo,
-  type Fork,
-} from "../../sources/github.js";
+import { githubWebUrl, parseGithubRepo } from "../../sources/github.js";
+import { forkFacts as factsOf, forkIfPossible, type ForkOptions } from "./fork.js";
 import { runChecked } from "../../exec/process.js";
 import { toolchainEnv } from "../../exec/env.js";
 import { inside } from "../../state/paths.js";
 import { locateTarget, startBranch } from "./from-source.js";
 
-export interface AcquireCrateDeps {
+export interface AcquireCrateDeps extends ForkOptions {
   client?: CratesIoClient;
-  forkReadyTimeoutMs?: number;
-  forkPollMs?: number;
 }
-
 
 /** The tag names a release of `crate` `version` is usually published under, in order of preference. */
 export function tagCandidates(crate: string, version: string): string[] {
@@ -168,31 +160,6 @@ async function cloneFirst(urls: string[], ws: string, crate: CrateInfo, ctx: Sta
   return undefined;
 }
 
-interface ForkOutcome {
-  fork?: Fork;
-  note?: string;
-}
-
-async function forkIfPossible(ctx: StageContext, repoUrl: string, deps: AcquireCrateDeps): Promise<ForkOutcome> {
-  const upstream = parseGithubRepo(repoUrl);
-  if (!ctx.config.github.token || !upstream) return {};
-  ctx.progress(`forking ${upstream.owner}/${upstream.repo} on GitHub`);
-  try {
-    const fork = await ensureFork(ctx.config, upstream, {
-      signal: ctx.signal,
-      readyTimeoutMs: deps.forkReadyTimeoutMs,
-      pollMs: deps.forkPollMs,
-    });
-    if (!fork) return { note: `the repository belongs to the GITHUB_TOKEN account: cloned it directly, nothing will be pushed` };
-    ctx.log(`acquire: ${fork.created ? "created" : "reusing"} the fork ${fork.url}`);
-    return { fork };
-  } catch (err) {
-    if (err instanceof ForkNotReadyError) throw new CraftError("acquire", err.message);
-    if (ctx.signal.aborted) throw err;
-    return { note: `could not fork on GitHub (${(err as Error).message}): cloned the upstream, nothing will be pushed` };
-  }
-}
-
 export function makeAcquireCrate(deps: AcquireCrateDeps = {}): StageFn {
   return async (ctx, craft) => {
     if (ctx.request.source) return {};
@@ -202,13 +169,14 @@ export function makeAcquireCrate(deps: AcquireCrateDeps = {}): StageFn {
     await mkdir(path.dirname(ws), { recursive: true });
     await rm(ws, { recursive: true, force: true });
     const notes: string[] = [];
-    let forkFacts: Pick<SourceInfo, "fork" | "fork_created"> = {};
+    let forkFacts: ReturnType<typeof factsOf> = {};
 
     const repoUrl = crate.repository ? normalizeRepository(crate.repository) : undefined;
     if (repoUrl && isGitUrl(repoUrl)) {
-      const { fork, note } = await forkIfPossible(ctx, repoUrl, deps);
-      if (note) notes.push(note);
-      if (fork) forkFacts = { fork: fork.url, fork_created: fork.created };
+      const forked = await forkIfPossible(ctx, repoUrl, deps);
+      const fork = forked.fork;
+      if (forked.note) notes.push(forked.note);
+      forkFacts = factsOf(forked);
       // A fork that cannot be cloned yet has the upstream's history: clone the upstream, push to the fork later.
       const urls = fork ? [fork.cloneUrl, repoUrl] : [repoUrl];
       const cloned = await cloneFirst(urls, ws, crate, ctx, notes);

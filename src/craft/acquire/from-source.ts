@@ -7,6 +7,7 @@ import { type StageContext, type StageFn } from "../context.js";
 import { CraftError } from "../../model/errors.js";
 import type { Craft, SourceInfo, TargetInfo } from "../../model/craft.js";
 import { cloneRepo, headCommit, initRepo, isDirty, isGitUrl, runGit } from "../../sources/git.js";
+import { forkFacts, forkIfPossible } from "./fork.js";
 import { cargoMetadata, hasLockfile, selectTarget } from "../../backends/cargo/cargo.js";
 
 /** Never copied from a local source: its build output at the top, git's data anywhere. */
@@ -70,7 +71,9 @@ async function fromGit(ctx: StageContext, url: string): Promise<SourceInfo> {
     throw new CraftError("acquire", `could not clone ${url}${ctx.request.rev ? ` at "${ctx.request.rev}"` : ""}: ${why}. Check the URL, the revision and that the repository is reachable`);
   }
   const commit = await headCommit(ctx.paths.workspace);
-  return { url, rev: ctx.request.rev ?? "", commit, base: commit, origin: "git" };
+  // A GitHub source is forked as a crate's repository is: the tool's branch is pushed there.
+  const forked = isGitUrl(url) ? forkFacts(await forkIfPossible(ctx, url)) : {};
+  return { url, rev: ctx.request.rev ?? "", commit, base: commit, origin: "git", ...forked };
 }
 
 /** Finds the package and binary to expose in the workspace. */

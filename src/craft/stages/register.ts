@@ -8,6 +8,7 @@ export const registerStage: StageFn = async (_ctx, craft) => {
   const binarySha = await fileSha256(craft.build!.binary);
   return {
     tool_description,
+    binary_sha256: binarySha,
     definition_sha256: definitionSha256(craft.name, tool_description, inputJsonSchema(craft), binarySha),
   };
 };

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { RegisterTool } from "../tool-list.js";
 import type { Flakebot } from "../../app.js";
-import { invokeOutputShape } from "../schemas.js";
+import { invokeOutputShape } from "../../model/invoke.js";
 import { result } from "../results.js";
 import { rawInputShape } from "../../schema/definition.js";
 import type { InvokeOutput } from "../../exec/invoke.js";

@@ -1,6 +1,6 @@
 // select: with an LLM, it chooses among the ranked crates.io candidates; without one the
 // ranking's first stands.
-import type { PickFn } from "../craft/stages/discover.js";
+import type { PickFn } from "./stages/discover.js";
 import { chooseCandidate } from "../llm/choose.js";
 
 export const llmPick: PickFn = async (ranked, ctx) => {

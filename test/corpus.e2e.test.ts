@@ -85,9 +85,13 @@ const cases = (): Case[] => [
   { crate: "sha1collisiondetection-0.2.6", bin: "sha1cdsum", name: "sha1cdsum", required: ["std"], toolchainPin: "1.46.0", args: { args: [path.join(data, "input.bin")] } },
 ];
 
-/** The registry has the dev-dependency (some version of it). */
-async function registryHas(name: string, registry: string[]): Promise<boolean> {
-  return registry.some((d) => d.startsWith(`${name}-`) && /^\d/.test(d.slice(name.length + 1)));
+/** The registry has a version of `name` that the requirement `req` ("0.4", "^1.2") accepts. */
+function registryHas(name: string, req: string, registry: string[]): boolean {
+  const [major, minor] = req.replace(/^[\^~=\s]+/, "").split(".").map(Number);
+  return registry.some((d) => {
+    const v = d.startsWith(`${name}-`) ? /^(\d+)\.(\d+)\.\d+/.exec(d.slice(name.length + 1)) : null;
+    return !!v && Number(v[1]) === major && (major > 0 || Number(v[2]) === minor);
+  });
 }
 
 /** A copy of Debian's crate source without the dev-dependencies Debian does not package. */
@@ -95,14 +99,12 @@ async function upstreamCopy(crate: string, dest: string): Promise<string> {
   await fs.cp(path.join(DEBIAN_REGISTRY, crate), dest, { recursive: true });
   await fs.rm(path.join(dest, "Cargo.lock"), { force: true });
   const registry = await fs.readdir(DEBIAN_REGISTRY);
-  const out: string[] = [];
-  let skip = false;
-  for (const line of (await fs.readFile(path.join(dest, "Cargo.toml"), "utf8")).split("\n")) {
-    const dev = /^\[dev-dependencies\.([\w-]+)\]/.exec(line);
-    if (line.startsWith("[")) skip = !!dev && !(await registryHas(dev[1], registry));
-    if (!skip) out.push(line);
-  }
-  await fs.writeFile(path.join(dest, "Cargo.toml"), out.join("\n"));
+  const sections = (await fs.readFile(path.join(dest, "Cargo.toml"), "utf8")).split(/\n(?=\[)/);
+  const kept = sections.filter((section) => {
+    const dev = /^\[dev-dependencies\.([\w-]+)\]/.exec(section);
+    return !dev || registryHas(dev[1], /\nversion = "([^"]+)"/.exec(section)?.[1] ?? "*", registry);
+  });
+  await fs.writeFile(path.join(dest, "Cargo.toml"), kept.join("\n"));
   return dest;
 }
 

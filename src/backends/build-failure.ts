@@ -36,7 +36,7 @@ export function rootCause(diagnostics: Diagnostic[], output: string): Cause {
   const script = /failed to run custom build command for `([^`]+)`/.exec(output);
   if (script) {
     const stderr = output.split(/--- stderr\n/)[1] ?? "";
-    const first = stderr.split("\n").map((l) => l.trim()).find((l) => l && !/^(warning|cargo:)/.test(l)) ?? "";
+    const first = stderr.split("\n").map((l) => l.trim()).find((l) => l && !/^(warning|cargo:|thread '[^']*'.* panicked at)/.test(l)) ?? "";
     const missing = /(?:could not find|not found|No such file or directory|is `?([\w.-]+)`? (?:not )?installed)/i.test(first);
     return {
       text: `the build script of ${script[1]} failed${first ? `: ${first.slice(0, 300)}` : ""}`,
@@ -78,12 +78,8 @@ export function buildFailureMessage(tool: string, diagnostics: Diagnostic[], out
   const cause = rootCause(diagnostics, output);
   const pin = toolchainPin(workspace);
   const details = diagnostics.filter((d) => d.level === "error").slice(0, 5).map((d) => d.rendered.trim()).join("\n\n") || output.trim();
-  const lines = [`${tool} failed: ${cause.text.replace(/[\s:.]+$/, "")}.`];
-  if (pin && TOOLCHAIN_TROUBLE.test(`${cause.text}\n${output}`)) {
-    lines.push(PIN_IS_LIKELY(pin));
-  } else {
-    lines.push(`${cause.todo}.`);
-  }
+  const todo = pin && TOOLCHAIN_TROUBLE.test(`${cause.text}\n${output}`) ? PIN_IS_LIKELY(pin) : `${cause.todo}.`;
+  const lines = [`${tool} failed: ${cause.text.replace(/[\s:.]+$/, "")}. ${todo}`];
   if (details) lines.push("", details.length > DETAILS_CAP ? `${details.slice(0, DETAILS_CAP)}\n[...]` : details);
   return lines.join("\n");
 }

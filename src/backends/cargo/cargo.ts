@@ -101,7 +101,11 @@ function tail(text: string, lines = 40): string {
 function failureText(r: RunResult): string {
   if (r.aborted) return "cancelled";
   if (r.timedOut) return "timed out";
-  return tail(r.stderr || r.stdout);
+  const text = r.stderr || r.stdout;
+  const end = tail(text);
+  // The first error is the root cause; the tail may have cut it off (a build script's output).
+  const first = text.split("\n").find((l) => /^error(\[E\d+\])?:/.test(l));
+  return first && !end.includes(first) ? `${first}\n[...]\n${end}` : end;
 }
 
 /** `cargo --version` ("cargo 1.95.0 (...)"), or undefined when cargo does not run. */

@@ -4,7 +4,6 @@
 import { EventEmitter } from "node:events";
 import fs from "node:fs/promises";
 import { existsSync } from "node:fs";
-import path from "node:path";
 import { diffSince } from "./sources/git.js";
 import type { Config } from "./config.js";
 import { log } from "./log.js";
@@ -19,12 +18,14 @@ import { runCraft } from "./craft/run.js";
 import { craftPipeline } from "./craft/pipeline.js";
 import { invalidName, nameFromInstructions, toToolName } from "./model/names.js";
 import type { Craft, CraftRequest } from "./model/craft.js";
+import { readyMessage } from "./model/view.js";
 import { requestProblem } from "./model/request.js";
 import { ArgumentsTooLong, invokeBinary, type InvokeInput, type InvokeOutput } from "./exec/invoke.js";
 import { findBwrap, rootsAccess, sandboxEnabled } from "./exec/sandbox.js";
 import { hiddenNote, hiddenPaths } from "./exec/visible.js";
 import { killAllChildren } from "./exec/process.js";
 import { alive, killProcessesUnder, selfRef } from "./exec/procs.js";
+import { readRegularFile, UnsafePathError } from "./exec/safe-fs.js";
 import type { LlmProvider } from "./llm/provider.js";
 import { selectBackend } from "./backends/select.js";
 import { disposers } from "./dispose.js";
@@ -262,16 +263,14 @@ export class Flakebot extends EventEmitter<AppEvents> {
       fallback,
     };
     const steps = craftPipeline({ startService: startServiceStage(this.services) });
-    job.done = this.queue
-      .run(controller.signal, (ahead) => ctx.progress(`waiting for a build slot (${ahead} ahead)`), () =>
-        runCraft(ctx, craft, steps, {
-          save: async (c) => {
-            job.craft = c;
-            await this.store.save(c);
-          },
-          stageChanged: (c) => publish(c, c.message),
-        }),
-      )
+    ctx.buildSlot = (task) => this.queue.run(controller.signal, (ahead) => ctx.progress(`waiting for a build slot (${ahead} ahead)`), task);
+    job.done = runCraft(ctx, craft, steps, {
+      save: async (c) => {
+        job.craft = c;
+        await this.store.save(c);
+      },
+      stageChanged: (c) => publish(c, c.message),
+    })
       .then(
         (done) => this.finishReady(job, done),
         (err) => this.finishFailed(job, err),
@@ -292,7 +291,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
       stage: "register",
       owner_pid: undefined,
       owner_start: undefined,
-      message: [craft.build?.cached ? "ready (an identical earlier build was reused)" : "ready", craft.source?.fork_note].filter(Boolean).join("; "),
+      message: [readyMessage(craft), craft.source?.fork_note].filter(Boolean).join("; "),
       updated_at: new Date().toISOString(),
     };
     job.craft = ready;
@@ -371,9 +370,14 @@ ${reason}` : reason;
           throw new UserError(`the diff of "${name}" is not available: ${(err as Error).message}`);
         });
       case "flake.nix":
-        return fs.readFile(path.join(paths.workspace, "flake.nix"), "utf8").catch(() => {
-          throw new UserError(`"${name}" has no flake.nix (it was built with ${craft.build?.backend ?? "no"} backend)`);
-        });
+        // Only flake.nix as a regular file of the workspace: a source may have made it a link.
+        return readRegularFile(paths.workspace, "flake.nix", 1024 * 1024).then(
+          (buf) => buf.toString("utf8"),
+          (err) => {
+            if (err instanceof UnsafePathError) throw new UserError(`the flake.nix of "${name}" is not shown: ${err.message}`);
+            throw new UserError(`"${name}" has no flake.nix (it was built with ${craft.build?.backend ?? "no"} backend)`);
+          },
+        );
     }
   }
 

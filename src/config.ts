@@ -11,6 +11,10 @@ import { BACKEND_NAMES, type BackendName } from "./model/backends.js";
 export const DEFAULT_NIXPKGS = "github:NixOS/nixpkgs/nixos-25.05";
 export const DEFAULT_GROQ_MODEL = "openai/gpt-oss-120b";
 
+/** How long one LLM request may take, and the whole modify stage (FLAKEBOT_LLM_TIMEOUT, FLAKEBOT_MODIFY_BUDGET). */
+export const DEFAULT_LLM_TIMEOUT = "180s";
+export const DEFAULT_MODIFY_BUDGET = "30m";
+
 const durationPattern = /^(\d+)\s*(ms|s|m|h|d|w)$/;
 
 /** Parses `90s`, `15m`, `12h`, `7d`, `2w` into milliseconds. */
@@ -39,6 +43,8 @@ const EnvSchema = z.object({
   GITHUB_TOKEN: z.string().min(1).optional(),
   GITHUB_API_URL: z.url().default("https://api.github.com"),
   FLAKEBOT_IDLE_DISPOSE: z.string().optional(),
+  FLAKEBOT_LLM_TIMEOUT: z.string().default(DEFAULT_LLM_TIMEOUT),
+  FLAKEBOT_MODIFY_BUDGET: z.string().default(DEFAULT_MODIFY_BUDGET),
 });
 
 export interface Config {
@@ -55,6 +61,10 @@ export interface Config {
   openai: { apiKey?: string; baseUrl?: string };
   github: { token?: string; apiUrl: string };
   idleDisposeMs?: number;
+  /** Longest wait for one LLM answer. */
+  llmTimeoutMs: number;
+  /** Longest time the modify stage may take in all (model and builds). */
+  modifyBudgetMs: number;
   /** Resource limits of sandboxed crafted programs (FLAKEBOT_LIMIT_*). */
   limits: ResourceLimits;
   /** FLAKEBOT_SANDBOX_WRITE: whether crafted tools may write to the client's MCP roots. */
@@ -83,14 +93,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const stateRoot = e.XDG_STATE_HOME ?? path.join(os.homedir(), ".local", "state");
-  let idleDisposeMs: number | undefined;
-  if (e.FLAKEBOT_IDLE_DISPOSE) {
+  const duration = (name: string, text: string, positive = true) => {
     try {
-      idleDisposeMs = parseDuration(e.FLAKEBOT_IDLE_DISPOSE);
+      const ms = parseDuration(text);
+      if (positive && ms <= 0) throw new Error(`"${text}" must be longer than zero`);
+      return ms;
     } catch (err) {
-      throw new ConfigError(`FLAKEBOT_IDLE_DISPOSE: ${(err as Error).message}`);
+      throw new ConfigError(`${name}: ${(err as Error).message}`);
     }
-  }
+  };
+  const idleDisposeMs = e.FLAKEBOT_IDLE_DISPOSE ? duration("FLAKEBOT_IDLE_DISPOSE", e.FLAKEBOT_IDLE_DISPOSE, false) : undefined;
   return {
     home: path.resolve(e.FLAKEBOT_HOME ?? path.join(stateRoot, "flakebot")),
     cratesIoUrl: e.FLAKEBOT_CRATES_IO_URL.replace(/\/+$/, ""),
@@ -105,6 +117,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL },
     github: { token: e.GITHUB_TOKEN, apiUrl: e.GITHUB_API_URL.replace(/\/+$/, "") },
     idleDisposeMs,
+    llmTimeoutMs: duration("FLAKEBOT_LLM_TIMEOUT", e.FLAKEBOT_LLM_TIMEOUT),
+    modifyBudgetMs: duration("FLAKEBOT_MODIFY_BUDGET", e.FLAKEBOT_MODIFY_BUDGET),
     limits: readOrThrow(() => limitsFromEnv(env)),
     sandboxWrite: readOrThrow(() => sandboxWritePolicy(env)),
     sandboxRead: readOrThrow(() => sandboxReadPaths(env)),

@@ -4,8 +4,13 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { applyEdits, EditRejected, readWorkspaceFile } from "../src/guard/edits.js";
-import { blankRust, compareTests, scanTests, testsInSource } from "../src/guard/tests.js";
+import { blankRust, scanTests, testCodeChanges, testCodeRefusal, testsInSource } from "../src/guard/tests.js";
 import { tempDir } from "./helpers/offline.js";
+import { cargoMetadata } from "../src/backends/cargo/cargo.js";
+import type { ReadManifests } from "../src/guard/manifest.js";
+
+/** The manifests as cargo reads them, as the modify stage gives them to the guard. */
+const cargo: ReadManifests = (root) => cargoMetadata({ cwd: root });
 
 async function crate(): Promise<{ root: string; outside: string }> {
   const dir = await tempDir("flakebot-edits-");
@@ -21,7 +26,7 @@ async function crate(): Promise<{ root: string; outside: string }> {
 
 async function rejected(root: string, edits: Parameters<typeof applyEdits>[1]): Promise<string[]> {
   try {
-    await applyEdits(root, edits);
+    await applyEdits(root, edits, cargo);
   } catch (err) {
     if (err instanceof EditRejected) return err.problems;
     throw err;
@@ -35,10 +40,34 @@ test("edits: search/replace and new files are applied inside the crate", async (
     { path: "src/main.rs", search: "fn main() {\n", replace: "fn main() {\n    hello();\n" },
     { path: "src/main.rs", search: "}\n", replace: "}\n\nfn hello() {}\n" },
     { path: "src/extra/mod.rs", content: "pub fn x() {}\n" },
-  ]);
+  ], cargo);
   assert.deepEqual(r.changed, ["src/main.rs", "src/extra/mod.rs"]);
   assert.match(await fs.readFile(path.join(root, "src/main.rs"), "utf8"), /hello\(\);[\s\S]*fn hello\(\) \{\}/);
   assert.equal(await fs.readFile(path.join(root, "src/extra/mod.rs"), "utf8"), "pub fn x() {}\n");
+});
+
+test("edits: a file can be deleted, through the same path checks; deleting what is not there is refused", async () => {
+  const { root, outside } = await crate();
+  await fs.writeFile(path.join(root, "build.rs"), 'fn main() { panic!("no"); }\n');
+  await fs.writeFile(path.join(outside, "keep.rs"), "x");
+  await fs.symlink(outside, path.join(root, "link"));
+  const problems = await rejected(root, [
+    { path: "build.rs", delete: true },
+    { path: "src/gone.rs", delete: true },
+    { path: "../outside/keep.rs", delete: true },
+    { path: "link/keep.rs", delete: true },
+    { path: ".git/config", delete: true },
+  ]);
+  assert.equal(problems.length, 4, problems.join("\n"));
+  assert.match(problems[0], /"src\/gone\.rs" does not exist, so it cannot be deleted/);
+  assert.match(problems[1], /contains `\.\.`/);
+  assert.match(problems[2], /symbolic link/);
+  assert.match(problems[3], /inside \.git\//);
+  await fs.access(path.join(root, "build.rs"));
+  await fs.access(path.join(outside, "keep.rs"));
+  const r = await applyEdits(root, [{ path: "build.rs", delete: true }], cargo);
+  assert.deepEqual(r.changed, ["build.rs"]);
+  await assert.rejects(fs.access(path.join(root, "build.rs")));
 });
 
 test("edits: paths that leave the crate, .git, symlinks out and bad search texts are refused, and nothing is written", async () => {
@@ -88,7 +117,34 @@ test("edits: build scripts that use the network and git or outside path dependen
   await applyEdits(root, [
     { path: "build.rs", content: 'fn main() { println!("cargo:rerun-if-changed=build.rs"); }' },
     { path: "Cargo.toml", search: "[dependencies]\n", replace: '[dependencies]\nmemchr = "2"\n' },
+  ], cargo);
+});
+
+test("edits: the manifest check reads TOML as cargo does: literal strings, inline and target tables", async () => {
+  const { root, outside } = await crate();
+  const manifest = await fs.readFile(path.join(root, "Cargo.toml"), "utf8");
+  const cases: [string, RegExp][] = [
+    ["[dependencies]\nfoo = { git = 'https://example.invalid/foo' }\n", /git dependency \(foo from git\+https:\/\/example\.invalid\/foo\)/],
+    ["[dependencies.foo]\ngit = '''https://example.invalid/foo'''\n", /git dependency/],
+    ["[target.'cfg(unix)'.dependencies]\nfoo = { git = \"https://example.invalid/foo\", branch = 'x' }\n", /git dependency/],
+    ["[dependencies]\nbar = { path = '../outside' }\n", /path dependency outside the crate/],
+    ['[dependencies]\n"bar".path = "../outside"\n', /path dependency outside the crate/],
+  ];
+  for (const [toml, expected] of cases) {
+    const problems = await rejected(root, [{ path: "Cargo.toml", search: "[dependencies]\n", replace: toml }]);
+    assert.match(problems.join("\n"), expected, toml);
+    assert.equal(await fs.readFile(path.join(root, "Cargo.toml"), "utf8"), manifest, "a refused manifest is put back");
+  }
+  assert.deepEqual(await fs.readdir(outside), []);
+  // A build script named with a literal string is reviewed like build.rs.
+  const problems = await rejected(root, [
+    { path: "gen.rs", content: 'fn main() { std::net::TcpStream::connect("203.0.113.1:80").ok(); }' },
+    { path: "Cargo.toml", search: 'version = "0.1.0"\n', replace: "version = \"0.1.0\"\nbuild = 'gen.rs'\n" },
   ]);
+  assert.match(problems.join("\n"), /build script "gen\.rs" would use the network/);
+  await assert.rejects(fs.access(path.join(root, "gen.rs")), "a refused new file is removed again");
+  const broken = await rejected(root, [{ path: "Cargo.toml", search: "[dependencies]\n", replace: "[dependencies\n" }]);
+  assert.match(broken.join("\n"), /cargo cannot read the edited Cargo\.toml/);
 });
 
 const RUST = `
@@ -115,33 +171,49 @@ mod tests {
 }
 `;
 
-test("test guard: reads test functions, ignores, and assertions past strings and comments", () => {
+test("test guard: reads test functions, their helpers and ignores, past strings and comments", () => {
   const blanked = blankRust(RUST);
   assert.equal(blanked.length, RUST.length);
   assert.ok(!blanked.includes("fake"));
   const tests = testsInSource("src/lib.rs", RUST);
   assert.deepEqual(
-    tests.map((t) => [t.name, t.ignored, t.asserts]),
+    tests.map((t) => [t.path, t.test, t.ignored]),
     [
-      ["one", false, 2],
-      ["slow", true, 1],
-      ["later", false, 1],
+      ["tests::one", true, false],
+      ["tests::slow", true, true],
+      ["tests::later", true, false],
+      ["tests::helper", false, false],
     ],
   );
+  assert.ok(!tests.some((t) => t.name === "f"), "code outside #[cfg(test)] is not test code");
+  assert.match(tests[0].code, /^#\[test\] fn one\(\) \{ let c = '\{'; assert_eq!\(f\(\), "\}"\);/, "attributes, signature and body, strings kept");
 });
 
-test("test guard: deleting, renaming, ignoring or weakening a test is a violation; adding one is not", async () => {
+test("test guard: upstream test code is read-only: changing, deleting, renaming or ignoring a test or helper is named; adding one is not", async () => {
   const dir = await tempDir("flakebot-guard-");
   await fs.mkdir(path.join(dir, "src"));
   await fs.writeFile(path.join(dir, "src/lib.rs"), RUST);
   const before = await scanTests(dir);
-  const change = async (from: string, to: string) => {
+  const change = async (from: string, to: string, allow: string[] = []) => {
     await fs.writeFile(path.join(dir, "src/lib.rs"), RUST.replace(from, to));
-    return compareTests(before, await scanTests(dir));
+    return testCodeChanges(before, await scanTests(dir), allow);
   };
-  assert.deepEqual(await change("fn helper() {}", "#[test]\n    fn added() { assert!(true); }"), []);
-  assert.match((await change("fn one()", "fn one_renamed()")).join(), /src\/lib\.rs::one was deleted or renamed/);
-  assert.match((await change("    #[test]\n    fn one", "    #[test]\n    #[ignore]\n    fn one")).join(), /one was marked #\[ignore\]/);
-  assert.match((await change('assert_eq!(f(), "}");', "")).join(), /one lost assertions \(2 before, 1 now\)/);
-  assert.match((await change("#[tokio::test]", "#[tokio::test]\n    #[should_panic]")).join(), /later was marked #\[should_panic\]/);
+  const refused = async (from: string, to: string) => testCodeRefusal(await change(from, to)).join("\n");
+  assert.deepEqual(await change("    fn helper() {}", "    fn helper() {}\n    #[test]\n    fn added() { assert!(true); }"), []);
+  assert.deepEqual(await change('fn f() -> &\'static str { "}" }', 'fn f() -> &\'static str { "{" }'), [], "the program may change");
+  assert.deepEqual(await change("        let c = '{';", "        let c = '{'; "), [], "white space is not a change");
+  assert.match(await refused("fn one()", "fn one_renamed()"), /the upstream test src\/lib\.rs::tests::one was deleted, renamed or moved/);
+  assert.match(await refused("    #[test]\n    fn one", "    #[test]\n    #[ignore]\n    fn one"), /tests::one was marked #\[ignore\]/);
+  assert.match(await refused("    #[test]\n    fn one", "    #[test]\n    #[cfg(any())]\n    fn one"), /tests::one was changed/);
+  assert.match(await refused('assert_eq!(f(), "}");', "assert!(true);"), /tests::one was changed: upstream test code is read-only/);
+  assert.match(await refused('assert_eq!(f(), "}");', 'assert_eq!(f(), "{");'), /allow_test_changes \(\["tests::one"\]\)/, "an expected value changed");
+  assert.match(await refused("fn helper() {}", "fn helper() { return; }"), /the upstream test helper src\/lib\.rs::tests::helper was changed/);
+  assert.match(
+    await refused("    fn helper() {}", "    macro_rules! assert_eq { ($a:expr, $b:expr) => {}; }\n    fn helper() {}"),
+    /src\/lib\.rs defines a macro assert_eq!, which would replace the assertion every test uses: the tests' assertions may not be redefined/,
+  );
+  const allowed = await change('assert_eq!(f(), "}");', 'assert_eq!(f(), "{");', ["one"]);
+  assert.equal(allowed.length, 1);
+  assert.equal(allowed[0].allowedBy, "one");
+  assert.deepEqual(testCodeRefusal(allowed), []);
 });

@@ -21,7 +21,7 @@ import type { Plan } from "../src/model/plan.js";
 import { type StageContext } from "../src/craft/context.js";
 import { CraftError } from "../src/model/errors.js";
 import { toolPaths } from "../src/state/paths.js";
-import { startLlmStandIn, type LlmStandIn } from "./fixtures/far-ends/llm.js";
+import { HANG, startLlmStandIn, type LlmStandIn } from "./fixtures/far-ends/llm.js";
 
 const KEY = "gsk_standin_secret_0123456789";
 
@@ -301,4 +301,29 @@ test("choosing a crate: the answer must name one of the candidates", async () =>
     assert.deepEqual(choice, { name: "hexyl", reason: "A hex viewer with colours.", alone_enough: true });
     assert.match(s.requests[1].body.messages.at(-1)!.content, /must be one of: hexyl, hxd/);
   });
+});
+
+test("FLAKEBOT_LLM_TIMEOUT and FLAKEBOT_MODIFY_BUDGET: durations with defaults; a bad one says how to write it", () => {
+  const defaults = loadConfig({ HOME: "/tmp" });
+  assert.equal(defaults.llmTimeoutMs, 180_000);
+  assert.equal(defaults.modifyBudgetMs, 30 * 60_000);
+  const set = loadConfig({ HOME: "/tmp", FLAKEBOT_LLM_TIMEOUT: "45s", FLAKEBOT_MODIFY_BUDGET: "2h" });
+  assert.equal(set.llmTimeoutMs, 45_000);
+  assert.equal(set.modifyBudgetMs, 7_200_000);
+  assert.throws(() => loadConfig({ HOME: "/tmp", FLAKEBOT_LLM_TIMEOUT: "soon" }), /FLAKEBOT_LLM_TIMEOUT: "soon" is not a duration: use a number and a unit, like 90s/);
+  assert.throws(() => loadConfig({ HOME: "/tmp", FLAKEBOT_MODIFY_BUDGET: "0s" }), /FLAKEBOT_MODIFY_BUDGET: "0s" must be longer than zero/);
+});
+
+test("a request to a model that does not answer is cut off after FLAKEBOT_LLM_TIMEOUT, saying so", async () => {
+  const hung = await startLlmStandIn([HANG]);
+  try {
+    const llm = selectProvider(loadConfig({ HOME: "/tmp", FLAKEBOT_LLM: "groq", GROQ_API_KEY: "gsk_timeout_test_0123", GROQ_BASE_URL: hung.url, FLAKEBOT_LLM_TIMEOUT: "2s" }))!;
+    await assert.rejects(
+      llm.complete({ system: "s", messages: [{ role: "user", content: "hi" }], maxTokens: 10, json: false }),
+      /the model did not answer within 2 s \(FLAKEBOT_LLM_TIMEOUT\)/,
+    );
+    assert.equal(hung.requests.length, 1);
+  } finally {
+    await hung.close();
+  }
 });

@@ -17,7 +17,8 @@ export const HELP = `flakebot ${VERSION}: craft the tool an agent is missing, as
 Usage:
   flakebot [serve]                          the MCP server on stdio (what MCP clients start)
   flakebot craft "<instructions>" (--source PATH|URL | --crate NAME) [--rev R] [--name N]
-                 [--package P] [--bin B] [--features A,B] [--modify auto|never|always] [--kind command|service] [--json]
+                 [--package P] [--bin B] [--features A,B] [--modify auto|never|always] [--kind command|service]
+                 [--allow-test-change TEST]... [--json]
   flakebot list [--json]                    the crafted tools
   flakebot describe NAME [--json]           status, provenance, usage and log tail of one tool
   flakebot run NAME [-- ARGS...]            run a crafted tool (stdin is passed through)
@@ -67,6 +68,7 @@ async function craftCommand(args: string[]): Promise<number> {
       features: { type: "string" },
       modify: { type: "string", default: "auto" },
       kind: { type: "string", default: "command" },
+      "allow-test-change": { type: "string", multiple: true },
       json: { type: "boolean", default: false },
     },
   });
@@ -82,6 +84,7 @@ async function craftCommand(args: string[]): Promise<number> {
     features: values.features?.split(",").map((f) => f.trim()).filter(Boolean),
     modify: values.modify,
     kind: values.kind,
+    ...(values["allow-test-change"]?.length ? { allow_test_changes: values["allow-test-change"] } : {}),
   });
   if ("problem" in parsed) throw new UsageError(parsed.problem);
   const request = parsed.request;

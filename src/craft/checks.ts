@@ -1,7 +1,8 @@
 // The checks a state of the workspace must pass: cargo build, cargo test, and the
 // acceptance tests against the built binary. Used for the crate as it came and after
 // every round of the modify loop.
-import { cargoBuild, cargoTest, type BuildOutcome, type CargoRun, type TestOutcome } from "../backends/cargo/cargo.js";
+import { cargoBuild, cargoTest, type BuildOutcome, type CargoRun, type Diagnostic, type TestOutcome } from "../backends/cargo/cargo.js";
+import { countResults, failureSections, parseTargetOutputs, type TestRun } from "../guard/test-report.js";
 import { runAcceptance, type AcceptanceSummary } from "./acceptance.js";
 import type { AcceptanceTest, TargetInfo } from "../model/craft.js";
 
@@ -15,7 +16,7 @@ export interface CheckSetup {
 
 export interface CheckOutcome {
   build: BuildOutcome;
-  tests?: TestOutcome;
+  tests?: TestSummary;
   acceptance?: AcceptanceSummary;
 }
 
@@ -23,8 +24,39 @@ export interface CheckOutcome {
 export async function buildAndTest(setup: CheckSetup): Promise<CheckOutcome> {
   const build = await cargoBuild(setup.target, setup.run);
   if (!build.ok) return { build };
-  const tests = await cargoTest(setup.target, setup.run);
+  const tests = readTests(await cargoTest(setup.target, setup.run));
   return { build, tests };
+}
+
+/** A test run as the gate and the LLM see it: each test's result, the counts, the failures. */
+export interface TestSummary {
+  /** Everything compiled, ran and passed. */
+  ok: boolean;
+  passed: number;
+  failed: number;
+  ignored: number;
+  /** libtest names of the failing tests. */
+  failures: string[];
+  diagnostics: Diagnostic[];
+  output: string;
+  run: TestRun;
+  /** What the failing tests printed, and why they failed. */
+  failureText: string;
+}
+
+export function readTests(outcome: TestOutcome): TestSummary {
+  const run = parseTargetOutputs(outcome.targets);
+  const counts = countResults(run);
+  const text = outcome.targets.map((t) => t.stdout).join("\n");
+  return {
+    ok: outcome.compiled && outcome.targets.every((t) => t.exitCode === 0) && counts.failed === 0,
+    ...counts,
+    failures: run.targets.flatMap((t) => [...t.tests].filter(([, r]) => r === "failed").map(([name]) => name)),
+    diagnostics: outcome.diagnostics,
+    output: outcome.output,
+    run,
+    failureText: counts.failed ? failureSections(text) : "",
+  };
 }
 
 export async function acceptanceOf(setup: CheckSetup, build: BuildOutcome): Promise<AcceptanceSummary> {
@@ -53,14 +85,15 @@ export function buildReport(build: BuildOutcome): object {
 }
 
 /** A test run as structured data; `known` failures (failing before any change) are set apart. */
-export function testReport(tests: TestOutcome, known: Set<string> = new Set()): object {
+export function testReport(tests: TestSummary, known: Set<string> = new Set()): object {
   return {
     passed: tests.passed,
     failed: tests.failed,
     failing_tests: tests.failures.filter((f) => !known.has(f)),
     ...(known.size ? { failing_before_the_change: [...known] } : {}),
     ...(tests.diagnostics.length ? { compile_errors: tests.diagnostics.slice(0, MAX_ERRORS).map((d) => d.message) } : {}),
-    output: clip(tests.output, 6000),
+    ...(tests.failureText ? { failures: tests.failureText } : {}),
+    output: clip(tests.output, tests.failureText ? 1500 : 6000),
   };
 }
 

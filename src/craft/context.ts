@@ -26,6 +26,16 @@ export interface StageContext {
   fallback?: Backend;
   /** The LLM, when one is configured; stages that need one say so clearly without. */
   llm?: LlmProvider;
+  /**
+   * Runs a build (cargo, nix) in one of FLAKEBOT_MAX_BUILDS slots, waiting for one when all
+   * are taken. Held only while building: never while waiting for the model.
+   */
+  buildSlot?: <T>(task: () => Promise<T>) => Promise<T>;
+}
+
+/** Runs `task` in a build slot when the context has slots, else at once. */
+export function inBuildSlot<T>(ctx: StageContext, task: () => Promise<T>): Promise<T> {
+  return ctx.buildSlot ? ctx.buildSlot(task) : task();
 }
 
 export type StageFn = (ctx: StageContext, craft: Craft) => Promise<Partial<Craft>>;

@@ -20,6 +20,8 @@ export interface Step {
   /** The step runs only when this holds for the record so far. */
   when?: (craft: Craft) => boolean;
   message: string;
+  /** The step builds (cargo, nix): it runs in a build slot, which nothing else holds. */
+  builds?: boolean;
 }
 
 export interface PipelineDeps {
@@ -37,9 +39,9 @@ export function craftPipeline(deps: PipelineDeps = {}): Step[] {
     { stage: "discover", run: discover, when: (c) => !c.request.source, message: "searching crates.io" },
     { stage: "acquire", run: acquireStage, message: "getting the source" },
     { stage: "modify", run: modify, when: (c) => wantsModify(c.request, c.plan), message: "changing the program, proving each change with cargo build and test" },
-    { stage: "build", run: buildStage, message: "building" },
-    { stage: "test", run: testStage, when: notCached, message: "running the crate's tests" },
-    { stage: "package", run: packageStage, when: notCached, message: "packaging the build" },
+    { stage: "build", run: buildStage, builds: true, message: "building" },
+    { stage: "test", run: testStage, when: notCached, builds: true, message: "running the crate's tests" },
+    { stage: "package", run: packageStage, when: notCached, builds: true, message: "packaging the build" },
     { stage: "verify", run: verifyStage, message: "checking the packaged binary and its acceptance tests" },
     { stage: "register", run: publishStage, when: (c) => !!c.source?.fork, message: "pushing the tool's branch to the fork" },
     { stage: "register", run: registerStage, message: "registering the tool" },

@@ -1,7 +1,7 @@
 // The orchestrator: runs the stages in order over one Craft record, persisting it after
 // every stage and reporting each stage change. It owns nothing else: cancellation comes
 // in through ctx.signal, and what happens on ready or failure is the caller's.
-import type { StageContext } from "./context.js";
+import { inBuildSlot, type StageContext } from "./context.js";
 import type { Craft } from "../model/craft.js";
 import type { Step } from "./pipeline.js";
 
@@ -24,7 +24,8 @@ export async function runCraft(ctx: StageContext, initial: Craft, steps: Step[],
     await update({ stage: step.stage, message: step.message });
     hooks.stageChanged(craft);
     ctx.log(`== ${step.stage}: ${step.message}`);
-    await update(await step.run(ctx, craft));
+    const current = craft;
+    await update(await (step.builds ? inBuildSlot(ctx, () => step.run(ctx, current)) : step.run(ctx, current)));
   }
   return craft;
 }

@@ -26,6 +26,10 @@ const GIT_SETTINGS = [
   "core.fsmonitor=false",
   "core.sshCommand=ssh",
   "protocol.ext.allow=never",
+  "core.editor=false",
+  "sequence.editor=false",
+  "gc.auto=0",
+  "maintenance.auto=false",
 ];
 
 export function policyArgv(kind: ProcessKind, argv: string[]): string[] {

@@ -45,8 +45,13 @@ export interface BuildSandboxSpec {
   readOnly?: string[];
   writable?: string[];
   hide?: string[];
-  /** Builds never get the network: fetch dependencies before, outside the sandbox. */
-  network?: false;
+  /**
+   * Default "none". "host" only for `cargo fetch` (downloads, no crate code): it then sees
+   * CARGO_HOME writable, and still nothing of the server (its own PID namespace, no secrets).
+   */
+  network?: SandboxNetwork;
+  /** The working directory inside the sandbox (default: the workspace). */
+  cwd?: string;
 }
 
 /** Under FLAKEBOT_SANDBOX_WRITE: whether tools may write to the client's MCP roots. */
@@ -281,18 +286,27 @@ export function sandboxBuildArgv(argv: string[], spec: BuildSandboxSpec): string
   const readOnly = [...absolute(spec.readOnly), ...toolchainDirs()];
   const hide = absolute(spec.hide);
   const writableMasks = new Set<string>();
+  const network = spec.network ?? "none";
   if (spec.cargoHome && existsSync(spec.cargoHome)) {
     const cargoHome = path.resolve(spec.cargoHome);
-    hide.push(cargoHome);
-    writableMasks.add(cargoHome);
-    for (const part of ["config.toml", "config", "registry", "git", "bin"]) {
-      const p = path.join(cargoHome, part);
-      if (existsSync(p)) readOnly.push(p);
+    if (network === "host") {
+      writable.push(cargoHome);
+    } else {
+      hide.push(cargoHome);
+      writableMasks.add(cargoHome);
+      for (const part of ["config.toml", "config", "registry", "git", "bin"]) {
+        const p = path.join(cargoHome, part);
+        if (existsSync(p)) readOnly.push(p);
+      }
     }
   }
+  // What the build writes into .git/config or .git/hooks would run when the server uses git.
+  const gitDir = path.join(workspace, ".git");
+  if (existsSync(gitDir)) readOnly.push(gitDir);
+  if (spec.cwd) readOnly.push(...absolute([spec.cwd]));
   // A build is never dropped to another user: the toolchain and workspace belong to ours.
   const layout: Layout = { writable, readOnly: [...new Set(readOnly)], hide, writableMasks, dropToUser: false };
-  return [...bwrapArgs(layout, "none", workspace), "--", ...argv];
+  return [...bwrapArgs(layout, network, spec.cwd ? path.resolve(spec.cwd) : workspace), "--", ...argv];
 }
 
 /** Where the Rust toolchain lives when it is under the home directory (rustup). */

@@ -2,11 +2,13 @@
 // is written: relative, no `..`, nothing under .git/ or .cargo/ or target/, no toolchain
 // file, no symbolic link on the way (so nothing can lead out of the workspace), and no build
 // script or manifest change that would fetch from the network. All edits of an answer are
-// checked first and written only when every one is acceptable.
+// checked first and written only when every one is acceptable. An edit may also delete a
+// file (say a build script a failed round added).
 import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { inside } from "../state/paths.js";
+import { manifestFacts, manifestProblems, newBuildScripts, type ManifestFacts, type ReadManifests } from "./manifest.js";
 
 export const EditSchema = z.union([
   z.strictObject({
@@ -17,6 +19,10 @@ export const EditSchema = z.union([
   z.strictObject({
     path: z.string().min(1).max(400),
     content: z.string(),
+  }),
+  z.strictObject({
+    path: z.string().min(1).max(400),
+    delete: z.literal(true),
   }),
 ]);
 export type Edit = z.infer<typeof EditSchema>;
@@ -118,31 +124,6 @@ function replaceOnce(text: string, search: string, replace: string, rel: string)
   return { text: text.slice(0, at) + replace + text.slice(at + s.length) };
 }
 
-/** Values of `key = "..."` in a TOML text (a rough reading: enough to see what an edit adds). */
-function tomlValues(text: string, key: string): string[] {
-  return [...text.matchAll(new RegExp(`(?:^|[\\s{,])${key}\\s*=\\s*"([^"]*)"`, "gm"))].map((m) => m[1]);
-}
-
-/** Problems a new Cargo.toml would bring: git dependencies, paths out of the crate, a build script. */
-function manifestProblems(root: string, rel: string, before: string, after: string): { problems: string[]; buildScript?: string } {
-  const problems: string[] = [];
-  const dir = path.posix.dirname(rel);
-  const added = (key: string) => {
-    const old = new Set(tomlValues(before, key));
-    return tomlValues(after, key).filter((v) => !old.has(v));
-  };
-  for (const url of added("git")) problems.push(`"${rel}" adds a git dependency (${url}): dependencies must come from crates.io`);
-  for (const p of added("path")) {
-    try {
-      inside(root, path.posix.join(dir, p));
-    } catch {
-      problems.push(`"${rel}" adds a path dependency outside the crate (${p})`);
-    }
-  }
-  const build = added("build")[0];
-  return { problems, buildScript: build ? path.posix.join(dir, build) : undefined };
-}
-
 export interface AppliedEdits {
   /** Relative paths written, in order. */
   changed: string[];
@@ -152,9 +133,10 @@ export interface AppliedEdits {
  * Checks every edit, then writes them all; throws EditRejected (and writes nothing) when
  * any is refused.
  */
-export async function applyEdits(root: string, edits: Edit[]): Promise<AppliedEdits> {
+export async function applyEdits(root: string, edits: Edit[], readManifests: ReadManifests): Promise<AppliedEdits> {
   const problems: string[] = [];
-  const next = new Map<string, { full: string; before: string | null; text: string }>();
+  // text null: the file is deleted.
+  const next = new Map<string, { full: string; before: string | null; text: string | null }>();
   for (const edit of edits) {
     const resolved = await resolveWorkspacePath(root, edit.path);
     if ("problem" in resolved) {
@@ -172,9 +154,22 @@ export async function applyEdits(root: string, edits: Edit[]): Promise<AppliedEd
       const before = st ? await fs.readFile(resolved.full, "utf8") : null;
       entry = { full: resolved.full, before, text: before ?? "" };
     }
+    if ("delete" in edit) {
+      if (entry.text === null || (entry.before === null && !next.has(key))) {
+        problems.push(`"${edit.path}" does not exist, so it cannot be deleted`);
+        continue;
+      }
+      entry.text = null;
+      next.set(key, entry);
+      continue;
+    }
     if ("content" in edit) {
       entry.text = edit.content;
     } else {
+      if (entry.text === null) {
+        problems.push(`"${edit.path}" is deleted by an earlier edit: give its whole text as "content" to write it again`);
+        continue;
+      }
       if (entry.before === null && !next.has(key)) {
         problems.push(`"${edit.path}" does not exist: give its whole text as "content" to create it`);
         continue;
@@ -193,27 +188,50 @@ export async function applyEdits(root: string, edits: Edit[]): Promise<AppliedEd
     next.set(key, entry);
   }
 
-  const buildScripts = new Set<string>();
-  for (const [rel, entry] of next) {
-    if (path.posix.basename(rel) === "build.rs") buildScripts.add(rel);
-    if (path.posix.basename(rel) === "Cargo.toml") {
-      const m = manifestProblems(root, rel, entry.before ?? "", entry.text);
-      problems.push(...m.problems);
-      if (m.buildScript) buildScripts.add(path.posix.normalize(m.buildScript));
-    }
-  }
-  for (const rel of buildScripts) {
-    const pending = next.get(rel);
-    const read = pending ? { text: pending.text } : await readWorkspaceFile(root, rel);
-    const text = "text" in read ? read.text : "";
-    if (NETWORK_USE.test(text)) problems.push(`the build script "${rel}" would use the network, which build scripts may not do`);
-  }
   if (problems.length) throw new EditRejected(problems);
 
-  for (const entry of next.values()) {
-    if (entry.before === entry.text) continue;
+  // The edits are written, then cargo reads the manifests (every TOML spelling) and anything
+  // refused is undone: nothing runs in between, and the caller sees no change.
+  const changed = [...next.entries()].filter(([, e]) => e.before !== e.text);
+  const manifestChanged = changed.some(([rel]) => path.posix.basename(rel) === "Cargo.toml");
+  const noFacts: ManifestFacts = { gitDependencies: [], pathDependencies: [], buildScripts: [] };
+  const factsBefore = manifestChanged ? await manifestFacts(root, readManifests).catch(() => noFacts) : noFacts;
+  for (const [, entry] of changed) {
+    if (entry.text === null) {
+      await fs.rm(entry.full, { force: true });
+      continue;
+    }
     await fs.mkdir(path.dirname(entry.full), { recursive: true });
     await fs.writeFile(entry.full, entry.text);
   }
-  return { changed: [...next.entries()].filter(([, e]) => e.before !== e.text).map(([rel]) => rel) };
+  const buildScripts = new Set([...next.entries()].filter(([rel, e]) => path.posix.basename(rel) === "build.rs" && e.text !== null).map(([rel]) => rel));
+  if (manifestChanged) {
+    await manifestFacts(root, readManifests).then(
+      (factsAfter) => {
+        problems.push(...manifestProblems(root, factsBefore, factsAfter));
+        for (const script of newBuildScripts(factsBefore, factsAfter)) buildScripts.add(script);
+      },
+      (err: Error) => problems.push(`cargo cannot read the edited Cargo.toml: ${err.message.split("\n").slice(0, 6).join(" ")}`),
+    );
+  }
+  problems.push(...(await networkUse(root, buildScripts)));
+  if (problems.length) {
+    for (const [, entry] of changed) {
+      if (entry.before === null) await fs.rm(entry.full, { force: true });
+      else await fs.writeFile(entry.full, entry.before);
+    }
+    throw new EditRejected(problems);
+  }
+  return { changed: changed.map(([rel]) => rel) };
+}
+
+/** Build scripts among `scripts` (files of the crate, as edited) that would use the network. */
+async function networkUse(root: string, scripts: Set<string>): Promise<string[]> {
+  const problems: string[] = [];
+  for (const rel of scripts) {
+    const read = await readWorkspaceFile(root, rel);
+    const text = "text" in read ? read.text : "";
+    if (NETWORK_USE.test(text)) problems.push(`the build script "${rel}" would use the network, which build scripts may not do`);
+  }
+  return problems;
 }

@@ -1,21 +1,24 @@
-// The guarantee Flakebot sells: a change may add tests but never delete, ignore or weaken
-// the ones that were there, and the number of passing tests never goes down. This module
-// reads the test functions out of the Rust sources (a light lexer: comments and string
-// contents are blanked so braces and brackets inside them do not count) and compares two
-// inventories.
+// Upstream test code is read-only to the LLM: this module reads the test functions and
+// their helpers out of the Rust sources (a light lexer: comments and string contents are
+// blanked so braces inside them do not count) and says which ones a change touched. What
+// the tests still run and pass is checked on the run itself (test-gate.ts).
 import fs from "node:fs/promises";
 import path from "node:path";
 
 export interface TestFn {
   file: string;
+  /** The function's own name. */
   name: string;
+  /** Its name within the file's inline modules ("tests::counts"), as libtest shows it. */
+  path: string;
+  /** A test function (#[test] and kin), not a helper. */
+  test: boolean;
   ignored: boolean;
-  should_panic: boolean;
-  /** Assertion macros in the body (assert!, assert_eq!, panic!...). */
-  asserts: number;
+  /** Its attributes, signature and body with runs of white space made one space. */
+  code: string;
 }
 
-/** Test functions by `file::name` (a `#n` suffix tells same-named ones in one file apart). */
+/** Test code by `file::path` (a `#n` suffix tells same-named ones in one file apart). */
 export type TestInventory = Map<string, TestFn>;
 
 const SKIP_DIRS = new Set(["target", "node_modules"]);
@@ -88,13 +91,14 @@ function matchForward(text: string, open: number, o: string, c: string): number 
   return -1;
 }
 
-/** The attributes written just before position `at` (which starts a fn's qualifiers). */
-function attributesBefore(text: string, at: number): string[] {
+/** The attributes written just before position `at` and where the first of them starts. */
+function attributesBefore(text: string, at: number): { attrs: string[]; start: number } {
   const attrs: string[] = [];
+  let start = at;
   let k = at - 1;
   for (;;) {
     while (k >= 0 && /\s/.test(text[k])) k--;
-    if (text[k] !== "]") return attrs;
+    if (text[k] !== "]") return { attrs, start };
     let depth = 0;
     let j = k;
     for (; j >= 0; j--) {
@@ -103,32 +107,61 @@ function attributesBefore(text: string, at: number): string[] {
     }
     let h = j - 1;
     while (h >= 0 && /\s/.test(text[h])) h--;
-    if (j < 0 || text[h] !== "#") return attrs;
+    if (j < 0 || text[h] !== "#") return { attrs, start };
     attrs.unshift(text.slice(j + 1, k).trim());
+    start = h;
     k = h - 1;
   }
 }
 
 const FN = /((?:pub(?:\s*\([^)]*\))?\s+)?(?:(?:const|async|unsafe)\s+)*(?:extern\s+"[^"]*"\s+)?)fn\s+([A-Za-z_]\w*)/g;
+const MOD = /\bmod\s+([A-Za-z_]\w*)\s*\{/g;
 const TEST_ATTR = /^(?:[\w]+::)*(?:test|rstest|test_case|quickcheck|proptest)\b/;
-const ASSERT = /\b(?:assert\w*|debug_assert\w*|prop_assert\w*|panic|unreachable|unimplemented|todo)\s*!/g;
 
-/** The test functions of one Rust source file. */
+interface ModRange {
+  name: string;
+  from: number;
+  to: number;
+  cfgTest: boolean;
+}
+
+function modules(text: string): ModRange[] {
+  const mods: ModRange[] = [];
+  for (const m of text.matchAll(MOD)) {
+    const open = m.index + m[0].length - 1;
+    const close = matchForward(text, open, "{", "}");
+    const { attrs } = attributesBefore(text, m.index);
+    mods.push({ name: m[1], from: m.index, to: close < 0 ? text.length : close, cfgTest: attrs.some((a) => /^cfg\s*\(\s*test\s*\)$/.test(a)) });
+  }
+  return mods;
+}
+
+/**
+ * The test code of one Rust source file: every test function, and every other function
+ * inside a `#[cfg(test)]` module or in a file under tests/ (helpers that tests call).
+ */
 export function testsInSource(file: string, src: string): TestFn[] {
   const text = blankRust(src);
+  const mods = modules(text);
+  const testFile = file.split("/").includes("tests");
   const found: TestFn[] = [];
   for (const m of text.matchAll(FN)) {
-    const attrs = attributesBefore(text, m.index);
-    if (!attrs.some((a) => TEST_ATTR.test(a))) continue;
+    const { attrs, start } = attributesBefore(text, m.index);
+    const isTest = attrs.some((a) => TEST_ATTR.test(a));
+    const within = mods.filter((r) => r.from < m.index && m.index < r.to);
+    if (!isTest && !testFile && !within.some((r) => r.cfgTest)) continue;
     const open = text.indexOf("{", m.index);
-    const close = open < 0 ? -1 : matchForward(text, open, "{", "}");
-    const body = open < 0 ? "" : text.slice(open, close < 0 ? text.length : close + 1);
+    const semi = text.indexOf(";", m.index);
+    if (open < 0 || (semi >= 0 && semi < open)) continue; // a declaration without a body
+    const close = matchForward(text, open, "{", "}");
+    const end = close < 0 ? text.length : close + 1;
     found.push({
       file,
       name: m[2],
+      path: [...within.map((r) => r.name), m[2]].join("::"),
+      test: isTest,
       ignored: attrs.some((a) => /\bignore\b/.test(a)),
-      should_panic: attrs.some((a) => /^should_panic\b/.test(a)),
-      asserts: (body.match(ASSERT) ?? []).length,
+      code: src.slice(start, end).replace(/\s+/g, " ").trim(),
     });
   }
   return found;
@@ -145,40 +178,73 @@ async function rustFiles(root: string, dir = root, acc: string[] = []): Promise<
   return acc;
 }
 
+// A macro by an assertion's name would quietly change what every test checks.
+const SHADOW = /\bmacro_rules!\s*((?:debug_)?assert\w*|panic|unreachable|unimplemented|todo)\b/g;
+const SHADOW_PREFIX = "macro_rules! ";
+
+/** Macros defined in a source file that take an assertion's name (as pieces of test code). */
+function assertionMacros(file: string, src: string): TestFn[] {
+  return [...blankRust(src).matchAll(SHADOW)].map((m) => ({ file, name: `${m[1]}!`, path: `${SHADOW_PREFIX}${m[1]}`, test: false, ignored: false, code: "" }));
+}
+
 /** Every test function under `root` (build output and hidden directories skipped). */
 export async function scanTests(root: string): Promise<TestInventory> {
   const inventory: TestInventory = new Map();
   for (const full of await rustFiles(root)) {
     const rel = path.relative(root, full).split(path.sep).join("/");
-    for (const t of testsInSource(rel, await fs.readFile(full, "utf8"))) {
-      let key = `${rel}::${t.name}`;
-      for (let n = 2; inventory.has(key); n++) key = `${rel}::${t.name}#${n}`;
+    const src = await fs.readFile(full, "utf8");
+    for (const t of [...testsInSource(rel, src), ...assertionMacros(rel, src)]) {
+      let key = `${rel}::${t.path}`;
+      for (let n = 2; inventory.has(key); n++) key = `${rel}::${t.path}#${n}`;
       inventory.set(key, t);
     }
   }
   return inventory;
 }
 
-/** What a change did to the tests that were there: each entry is one reason to refuse it. */
-export function compareTests(before: TestInventory, after: TestInventory): string[] {
-  const problems: string[] = [];
-  for (const [key, old] of before) {
-    const now = after.get(key);
-    if (!now) problems.push(`the test ${key} was deleted or renamed`);
-    else if (now.ignored && !old.ignored) problems.push(`the test ${key} was marked #[ignore]`);
-    else if (now.should_panic && !old.should_panic) problems.push(`the test ${key} was marked #[should_panic]`);
-    else if (now.asserts < old.asserts) problems.push(`the test ${key} lost assertions (${old.asserts} before, ${now.asserts} now)`);
+/** Whether an entry of allow_test_changes names this piece of test code. */
+export function allowedBy(allow: readonly string[], key: string, t: TestFn): string | undefined {
+  return allow.find((a) => a === t.name || a === t.path || a === key || t.path.endsWith(`::${a}`));
+}
+
+export interface TestCodeChange {
+  key: string;
+  /** What happened to it, in words. */
+  what: string;
+  /** The allow_test_changes entry that permits it, if any. */
+  allowedBy?: string;
+}
+
+/**
+ * What a change did to the upstream test code: each test or test helper that was changed,
+ * deleted or renamed. Upstream test code is read-only unless `allow` names it.
+ */
+export function testCodeChanges(upstream: TestInventory, now: TestInventory, allow: readonly string[] = []): TestCodeChange[] {
+  const changes: TestCodeChange[] = [];
+  for (const [key, old] of upstream) {
+    const cur = now.get(key);
+    if (cur && cur.code === old.code) continue;
+    const kind = old.test ? "test" : "test helper";
+    const what = !cur
+      ? `the upstream ${kind} ${key} was deleted, renamed or moved`
+      : cur.ignored && !old.ignored
+        ? `the upstream ${kind} ${key} was marked #[ignore]`
+        : `the upstream ${kind} ${key} was changed`;
+    changes.push({ key, what, allowedBy: allowedBy(allow, key, old) });
   }
-  return problems;
+  for (const [key, t] of now) {
+    if (!upstream.has(key) && t.path.startsWith(SHADOW_PREFIX)) changes.push({ key, what: `${t.file} defines a macro ${t.name}, which would replace the assertion every test uses` });
+  }
+  return changes;
 }
 
-/** The passing count may never go down. */
-export function passCountProblem(before: number, after: number): string | undefined {
-  return after < before ? `the number of passing tests went down from ${before} to ${after}` : undefined;
-}
-
-export function countNew(before: TestInventory, after: TestInventory): number {
-  let n = 0;
-  for (const key of after.keys()) if (!before.has(key)) n++;
-  return n;
+/** The refusal for changes that are not allowed: which test blocks and how to allow it. */
+export function testCodeRefusal(changes: TestCodeChange[]): string[] {
+  return changes
+    .filter((c) => !c.allowedBy)
+    .map((c) => {
+      if (c.key.includes(SHADOW_PREFIX)) return `${c.what}: the tests' assertions may not be redefined`;
+      const name = c.key.split("::").slice(1).join("::").replace(/#\d+$/, "");
+      return `${c.what}: upstream test code is read-only. Change the program, not its tests; if the user wants the behaviour this test pins changed, they must name it in craft_tool's allow_test_changes (["${name}"])`;
+    });
 }

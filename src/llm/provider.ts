@@ -13,6 +13,8 @@ export interface CompletionRequest {
   /** Ask for a JSON object answer (the provider's JSON mode where it has one). */
   json: boolean;
   signal?: AbortSignal;
+  /** Cut the request off sooner than FLAKEBOT_LLM_TIMEOUT (a budget running out). */
+  timeoutMs?: number;
 }
 
 export interface Completion {

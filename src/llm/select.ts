@@ -1,5 +1,6 @@
 // Which LLM a craft uses: FLAKEBOT_LLM, the keys that are set, and what the MCP client offers.
 import type { Config } from "../config.js";
+import { guardProvider } from "./guarded.js";
 import type { LlmProvider } from "./provider.js";
 import { createGroqProvider } from "./groq.js";
 import { createOpenAiProvider } from "./openai.js";
@@ -22,10 +23,19 @@ export function providerKind(config: Pick<Config, "llm" | "groq" | "openai">, cl
 }
 
 /**
- * The LLM for a craft, or undefined for `none`. Throws an Error saying what to set when
- * FLAKEBOT_LLM names a provider that cannot be used.
+ * The LLM for a craft, or undefined for `none`: every request through it has the server's
+ * secrets removed and is cut off after FLAKEBOT_LLM_TIMEOUT (llm/guarded.ts). Throws an
+ * Error saying what to set when FLAKEBOT_LLM names a provider that cannot be used.
  */
-export function selectProvider(config: Pick<Config, "llm" | "groq" | "openai" | "model">, client: ClientLlm = {}): LlmProvider | undefined {
+export function selectProvider(
+  config: Pick<Config, "llm" | "groq" | "openai" | "model" | "llmTimeoutMs">,
+  client: ClientLlm = {},
+): LlmProvider | undefined {
+  const provider = unguardedProvider(config, client);
+  return provider && guardProvider(provider, config.llmTimeoutMs);
+}
+
+function unguardedProvider(config: Pick<Config, "llm" | "groq" | "openai" | "model">, client: ClientLlm): LlmProvider | undefined {
   const kind = providerKind(config, client);
   switch (kind) {
     case "groq":

@@ -63,6 +63,8 @@ export interface AskOptions<T> {
   /** Answers tried in all (the first and the retries). */
   attempts?: number;
   signal?: AbortSignal;
+  /** Cut each request off sooner than FLAKEBOT_LLM_TIMEOUT. */
+  timeoutMs?: number;
 }
 
 export interface Answer<T> {
@@ -122,6 +124,7 @@ export async function askJson<T>(llm: LlmProvider, opts: AskOptions<T>): Promise
       maxTokens: opts.maxTokens ?? 4096,
       json: true,
       signal: opts.signal,
+      timeoutMs: opts.timeoutMs,
     });
     opts.meter.add(completion);
     text = completion.text;

@@ -85,6 +85,20 @@ export interface TestCounts {
   failed: number;
   acceptance_passed: number;
   acceptance_failed: number;
+  /** Upstream tests that failed before any change (not counted in failed). */
+  known_failures?: string[];
+  /** Upstream tests the change rewrote, each named in allow_test_changes. */
+  changed_upstream_tests?: string[];
+  /** The acceptance tests against the upstream binary, before any change. */
+  acceptance_upstream?: { passed: number; failed: number };
+}
+
+/** The upstream test run before any change: what the change gate compares each run with. */
+export interface TestBaseline {
+  /** Test id (`target::name`) -> its result before any change. */
+  results: Record<string, "ok" | "failed" | "ignored">;
+  /** Known failures the instructions ask to fix: they must pass after the change. */
+  to_fix: string[];
 }
 
 /** One acceptance test: run the binary with argv/stdin and check what comes out. */
@@ -152,6 +166,7 @@ export interface Craft {
   target?: TargetInfo;
   build?: BuildInfo;
   tests?: TestCounts;
+  test_baseline?: TestBaseline;
   acceptance?: AcceptanceTest[];
   help?: string;
   /** How the help was printed (`["--help"]`, `[]` for no arguments). */

@@ -27,4 +27,6 @@ export interface ModifyReport {
   tests_new: number;
   /** Files the accepted change touched. */
   changed_files: string[];
+  /** False when the acceptance tests already passed on the upstream binary and nothing changed. */
+  needed_change?: boolean;
 }

@@ -18,6 +18,11 @@ export const craftRequestShape = {
     .optional()
     .describe("Cargo features to enable; the chosen binary's required-features are enabled without being named"),
   modify: z.enum(["auto", "never", "always"]).default("auto").describe("Whether the LLM may change the code"),
+  allow_test_changes: z
+    .array(z.string().min(1).max(200))
+    .max(100)
+    .optional()
+    .describe("Names of upstream tests the LLM may rewrite (default none: upstream test code is read-only to the LLM)"),
   kind: z.enum(["command", "service"]).default("command").describe("A command runs once per call; a service is a long-running program Flakebot supervises"),
 };
 

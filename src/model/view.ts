@@ -51,3 +51,18 @@ export function craftText(craft: Craft): string {
       return `Crafting "${craft.name}" failed at stage ${craft.stage ?? "start"}:\n${craft.error ?? craft.message}`;
   }
 }
+
+/** The message of a ready craft: what was reused, and what the tests proved. */
+export function readyMessage(craft: Craft): string {
+  const notes: string[] = [];
+  if (craft.build?.cached) notes.push("an identical earlier build was reused");
+  const t = craft.tests;
+  const total = (t?.acceptance_passed ?? 0) + (t?.acceptance_failed ?? 0);
+  if (craft.modify?.needed_change === false) notes.push(`no change was needed: all ${total} acceptance test(s) already passed on the upstream binary`);
+  else if (t?.acceptance_upstream && craft.modify) {
+    notes.push(`acceptance tests: ${t.acceptance_upstream.passed} of ${total} passed on the upstream binary, ${t.acceptance_passed} of ${total} on the changed one`);
+  }
+  if (t?.known_failures?.length) notes.push(`${t.known_failures.length} upstream test(s) already failed before any change and still do (not counted): ${t.known_failures.join(", ")}`);
+  if (t?.changed_upstream_tests?.length) notes.push(`upstream tests rewritten as allowed: ${t.changed_upstream_tests.join(", ")}`);
+  return notes.length ? `ready (${notes.join("; ")})` : "ready";
+}

@@ -34,7 +34,20 @@ export const craftStatusShape = {
       features: z.array(z.string()).optional().describe("Cargo features the build enabled (those asked for and the binary's required-features)"),
     })
     .optional(),
-  tests: z.object({ passed: z.number(), failed: z.number(), acceptance_passed: z.number(), acceptance_failed: z.number() }).optional(),
+  tests: z
+    .object({
+      passed: z.number(),
+      failed: z.number(),
+      acceptance_passed: z.number(),
+      acceptance_failed: z.number(),
+      known_failures: z.array(z.string()).optional().describe("Upstream tests that failed before any change (not counted)"),
+      changed_upstream_tests: z.array(z.string()).optional().describe("Upstream tests the change rewrote, each named in allow_test_changes"),
+      acceptance_upstream: z
+        .object({ passed: z.number(), failed: z.number() })
+        .optional()
+        .describe("The acceptance tests against the upstream binary, before any change"),
+    })
+    .optional(),
   usage: z.string().optional(),
   sandboxed: z.boolean().optional(),
   service: z

@@ -4,7 +4,8 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type { Backend } from "../backend.js";
 import { cacheDir, recordBuild } from "../cache.js";
-import { cargoVersion } from "./cargo.js";
+import { cargoVersion, readBuildOutput } from "./cargo.js";
+import { CraftError } from "../../model/errors.js";
 
 export const cargoBackend: Backend = {
   name: "cargo",
@@ -21,7 +22,11 @@ export const cargoBackend: Backend = {
     const dir = path.join(cacheDir(ctx.config.home, build.key), "bin");
     await fs.mkdir(dir, { recursive: true });
     const binary = path.join(dir, path.basename(build.binary));
-    await fs.copyFile(build.binary, binary);
+    // The build and its tests ran the crate's code, which may have swapped the binary for a link.
+    const data = await readBuildOutput(build.binary, ctx.paths.workspace).catch((err: Error) => {
+      throw new CraftError("package", `the built binary cannot be trusted: ${err.message}. Nothing was packaged`);
+    });
+    await fs.writeFile(binary, data, { mode: 0o755 });
     await fs.chmod(binary, 0o755);
     const packaged = { ...build, backend: "cargo" as const, binary };
     await recordBuild(ctx.config.home, build.key, { build: packaged, tests: craft.tests });

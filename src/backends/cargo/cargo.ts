@@ -5,6 +5,8 @@ import { existsSync } from "node:fs";
 import { runProcess, type RunResult } from "../../exec/process.js";
 import os from "node:os";
 import { toolchainEnv } from "../../exec/env.js";
+import { cargoEnv, cargoPlaces, resolverDirs } from "../../exec/cargo-policy.js";
+import { readRegularFile, UnsafePathError } from "../../exec/safe-fs.js";
 import { sandboxBuildArgv } from "../../exec/sandbox.js";
 import type { TargetInfo } from "../../model/craft.js";
 
@@ -12,8 +14,8 @@ export interface CargoRun {
   /** The workspace root (the repository). */
   cwd: string;
   /**
-   * Build and test the untrusted code (build.rs, proc macros, tests) under bubblewrap with no
-   * network: dependencies are fetched first, outside, then everything runs --offline.
+   * Run cargo under bubblewrap: build and test (build.rs, proc macros, tests) with no network
+   * and --offline; dependencies are fetched first, in a sandbox with the network.
    */
   sandbox?: boolean;
   signal?: AbortSignal;
@@ -39,21 +41,38 @@ export interface BuildOutcome {
   lockRegenerated?: string;
 }
 
+/** What `cargo test` printed, target by target (the change gate reads it: guard/test-report.ts). */
 export interface TestOutcome {
-  ok: boolean;
-  passed: number;
-  failed: number;
-  ignored: number;
-  failures: string[];
+  /** Every test target compiled. */
+  compiled: boolean;
   /** Compile errors in the tests themselves. */
   diagnostics: Diagnostic[];
+  /** Each test target's run: its label (see TestSelection) and libtest's output. */
+  targets: TargetOutput[];
+  /** The tail of cargo's output, for a person. */
   output: string;
+}
+
+export interface TargetOutput {
+  label: string;
+  stdout: string;
+  exitCode: number | null;
 }
 
 export interface MetaTarget {
   name: string;
   kind: string[];
   "required-features"?: string[];
+  src_path?: string;
+  /** Whether `cargo test` runs it (Cargo.toml's `test`), and its doc tests (`doctest`). */
+  test?: boolean;
+  doctest?: boolean;
+}
+export interface MetaDependency {
+  name: string;
+  /** "registry+...", "git+...", or null for a path dependency. */
+  source?: string | null;
+  path?: string;
 }
 export interface MetaPackage {
   name: string;
@@ -62,6 +81,7 @@ export interface MetaPackage {
   targets: MetaTarget[];
   description?: string | null;
   features?: Record<string, string[]>;
+  dependencies?: MetaDependency[];
 }
 export interface Metadata {
   packages: MetaPackage[];
@@ -71,27 +91,53 @@ export interface Metadata {
 
 const HOUR = 3_600_000;
 
-const RUNS_CRATE_CODE = new Set(["build", "test"]);
-
-function cargo(args: string[], run: CargoRun): Promise<RunResult> {
-  const env = toolchainEnv({ CARGO_TERM_COLOR: "never", CARGO_TERM_PROGRESS_WHEN: "never" });
-  const argv =
-    run.sandbox && RUNS_CRATE_CODE.has(args[0])
-      ? sandboxBuildArgv(["cargo", ...args, "--offline"], {
-          workspace: run.cwd,
-          cargoHome: env.CARGO_HOME ?? path.join(os.homedir(), ".cargo"),
-          targetDir: env.CARGO_TARGET_DIR,
-        })
-      : ["cargo", ...args];
+/**
+ * Runs cargo on the crate at `run.cwd` the way cargo-policy.ts says (from an empty directory
+ * with --manifest-path, Flakebot's CARGO_HOME, the host's toolchain). Sandboxed, it has no
+ * network unless `network` (fetching dependencies, which runs no crate code).
+ */
+async function cargo(args: string[], run: CargoRun, opts: { network?: boolean } = {}): Promise<RunResult> {
+  const places = await cargoPlaces();
+  const env = await cargoEnv(places, { CARGO_TERM_COLOR: "never", CARGO_TERM_PROGRESS_WHEN: "never" });
+  const crateDir = path.resolve(run.cwd);
+  if (env.CARGO_TARGET_DIR) env.CARGO_TARGET_DIR = path.resolve(crateDir, env.CARGO_TARGET_DIR);
+  const offline = run.sandbox && !opts.network && !args.includes("--offline") ? ["--offline"] : [];
+  const cargoArgv = ["cargo", args[0], "--manifest-path", path.join(crateDir, "Cargo.toml"), ...offline, ...args.slice(1)];
+  const argv = run.sandbox
+    ? sandboxBuildArgv(cargoArgv, {
+        workspace: crateDir,
+        cargoHome: places.cargoHome,
+        targetDir: env.CARGO_TARGET_DIR,
+        cwd: places.cwd,
+        hide: [places.stateHome],
+        network: opts.network ? "host" : "none",
+        readOnly: opts.network ? resolverDirs() : [],
+      })
+    : cargoArgv;
   return runProcess(argv, {
     kind: "cargo",
-    cwd: run.cwd,
+    // bwrap itself starts in the crate (crash recovery finds a craft's processes by their
+    // working directory); cargo, inside or not, starts in the empty directory.
+    cwd: run.sandbox ? crateDir : places.cwd,
     env,
     signal: run.signal,
     timeoutMs: run.timeoutMs ?? HOUR,
     maxOutputBytes: 8 * 1024 * 1024,
     onLine: run.onLine && ((line) => run.onLine!(line)),
   });
+}
+
+/**
+ * The content of a binary cargo built, read only when it is a regular file reached without
+ * a link from the workspace (or from the operator's CARGO_TARGET_DIR when it is outside).
+ */
+export async function readBuildOutput(binary: string, workspace: string): Promise<Buffer> {
+  const ws = path.resolve(workspace);
+  const targetDir = process.env.CARGO_TARGET_DIR ? path.resolve(ws, process.env.CARGO_TARGET_DIR) : undefined;
+  const inDir = (dir: string) => binary.startsWith(dir + path.sep);
+  const root = inDir(ws) ? ws : targetDir && inDir(targetDir) ? targetDir : undefined;
+  if (!root) throw new UnsafePathError(`${binary} is outside the workspace and its target directory`);
+  return readRegularFile(root, path.relative(root, binary), 2 ** 31 - 1);
 }
 
 function tail(text: string, lines = 40): string {
@@ -237,16 +283,16 @@ const LOCK_TROUBLE = /lock file|Cargo\.lock|checksum for|failed to select a vers
 export async function generateLockfile(run: CargoRun): Promise<void> {
   const offline = await cargo(["generate-lockfile", "--offline"], run);
   if (offline.exitCode === 0) return;
-  const online = await cargo(["generate-lockfile"], run);
+  const online = await cargo(["generate-lockfile"], run, { network: true });
   if (online.exitCode !== 0) throw new Error(`cargo generate-lockfile failed: ${failureText(online)}`);
 }
 
 /**
  * Before a sandboxed build: make sure there is a lock file and that every dependency is
- * downloaded, outside the sandbox (no crate code runs in `cargo fetch`).
+ * downloaded, in a sandbox that has the network and nothing else of the host.
  */
 async function fetchDependencies(run: CargoRun): Promise<void> {
-  const fetch = (locked: boolean) => cargo(locked ? ["fetch", "--locked"] : ["fetch"], run);
+  const fetch = (locked: boolean) => cargo(locked ? ["fetch", "--locked"] : ["fetch"], run, { network: true });
   let r = await fetch(hasLockfile(run.cwd));
   if (r.exitCode !== 0 && !r.aborted && !r.timedOut && hasLockfile(run.cwd) && LOCK_TROUBLE.test(r.stderr)) {
     run.onLine?.(`Cargo.lock cannot be used as it is (${tail(r.stderr, 3)}); regenerating it`);
@@ -294,40 +340,60 @@ export async function cargoBuild(target: TargetInfo, run: CargoRun): Promise<Bui
   };
 }
 
-const RESULT_LINE = /^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored/;
-const FAILED_LINE = /^test (\S+) \.\.\. FAILED$/;
+/** One test target of the package, as `cargo test` selects it and as the gate names it. */
+export interface TestSelection {
+  /** The target's source path from the workspace root ("src/lib.rs", "tests/cli.rs"), or "doc-tests". */
+  label: string;
+  args: string[];
+}
 
-/** `cargo test --release` of the package (release shares the build's compiled deps). */
+/**
+ * The targets `cargo test` runs for the package: those Cargo.toml leaves with `test = true`
+ * (and the library's doc tests). A target dropped from the manifest, or set `test = false`,
+ * is not among them, so its tests are missing from the run.
+ */
+export function testSelections(pkg: MetaPackage, root: string): TestSelection[] {
+  const out: TestSelection[] = [];
+  for (const t of pkg.targets) {
+    if (!t.test) continue;
+    const label = t.src_path ? path.relative(root, t.src_path).split(path.sep).join("/") : t.name;
+    if (t.kind.some((k) => LIB_KINDS.has(k))) out.push({ label, args: ["--lib"] });
+    else if (t.kind.includes("bin")) out.push({ label, args: ["--bin", t.name] });
+    else if (t.kind.includes("test")) out.push({ label, args: ["--test", t.name] });
+    else if (t.kind.includes("bench")) out.push({ label, args: ["--bench", t.name] });
+    else if (t.kind.includes("example")) out.push({ label, args: ["--example", t.name] });
+  }
+  if (pkg.targets.some((t) => t.doctest && t.kind.some((k) => LIB_KINDS.has(k)))) out.push({ label: "doc-tests", args: ["--doc"] });
+  return out;
+}
+
+const LIB_KINDS = new Set(["lib", "rlib", "dylib", "cdylib", "staticlib", "proc-macro"]);
+
+/**
+ * `cargo test --release` of the package (release shares the build's compiled deps): every
+ * test target compiled at once, then run one `cargo test` per target, so each result is
+ * known to come from its target (cargo names targets on stderr and libtest reports on
+ * stdout, and two pipes do not keep their order).
+ */
 export async function cargoTest(target: TargetInfo, run: CargoRun): Promise<TestOutcome> {
   const args = ["test", "--release", "--no-fail-fast", ...selectArgs(target)];
-  const r = await cargo(hasLockfile(run.cwd) && (target.has_lockfile || run.sandbox) ? [...args, "--locked"] : args, run);
-  let passed = 0;
-  let failed = 0;
-  let ignored = 0;
-  const failures: string[] = [];
-  for (const line of r.stdout.split("\n")) {
-    const m = RESULT_LINE.exec(line.trim());
-    if (m) {
-      passed += Number(m[1]);
-      failed += Number(m[2]);
-      ignored += Number(m[3]);
-    }
-    const f = FAILED_LINE.exec(line.trim());
-    if (f) failures.push(f[1]);
+  const locked = hasLockfile(run.cwd) && (target.has_lockfile || run.sandbox) ? ["--locked"] : [];
+  const compiled = await cargo([...args, "--no-run", ...locked], run);
+  if (compiled.exitCode !== 0) {
+    const diagnostics = compiled.stderr
+      .split("\n")
+      .filter((l) => l.startsWith("error"))
+      .map((l) => ({ level: "error", message: l, rendered: l }));
+    return { compiled: false, diagnostics, targets: [], output: failureText(compiled) };
   }
-  const compileErrors = r.stderr
-    .split("\n")
-    .filter((l) => l.startsWith("error"))
-    .map((l) => ({ level: "error", message: l, rendered: l }));
-  return {
-    ok: r.exitCode === 0 && failed === 0,
-    passed,
-    failed,
-    ignored,
-    failures,
-    diagnostics: r.exitCode !== 0 && failed === 0 ? compileErrors : [],
-    output: r.exitCode === 0 ? tail(r.stdout, 10) : tail(r.stdout + "\n" + r.stderr),
-  };
+  const pkg = (await cargoMetadata(run)).packages.find((p) => p.name === target.package);
+  const targets: TargetOutput[] = [];
+  for (const selection of pkg ? testSelections(pkg, run.cwd) : []) {
+    const r = await cargo([...args, ...selection.args, ...locked], run);
+    targets.push({ label: selection.label, stdout: r.stdout, exitCode: r.exitCode });
+    if (r.aborted || r.timedOut) break;
+  }
+  return { compiled: true, diagnostics: [], targets, output: tail(targets.map((t) => t.stdout).join("\n"), 40) };
 }
 
 function stripAnsi(text: string): string {

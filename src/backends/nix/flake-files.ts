@@ -1,7 +1,7 @@
 // The files that make a crafted tool's repository a Nix flake: a constant flake.nix and a
 // flakebot.json with everything that varies. Nothing from a crate, a user or an LLM is ever
 // spliced into Nix source: flake.nix reads the JSON with builtins.fromJSON.
-import fs from "node:fs/promises";
+import { writeFileNoFollow } from "../../exec/safe-fs.js";
 import path from "node:path";
 import { DEFAULT_NIXPKGS } from "../../config.js";
 import type { TargetInfo } from "../../model/craft.js";
@@ -105,6 +105,7 @@ export function flakeData(target: TargetInfo, layout: { root: string; subdir: st
 
 /** Writes flake.nix and flakebot.json at the repository root `dir`. */
 export async function writeFlakeFiles(dir: string, data: FlakeData): Promise<void> {
-  await fs.writeFile(path.join(dir, FLAKE_FILE), FLAKE_NIX);
-  await fs.writeFile(path.join(dir, DATA_FILE), JSON.stringify(data, null, 2) + "\n");
+  // A source may have committed either as a link to a host file: replace, never write through.
+  await writeFileNoFollow(dir, FLAKE_FILE, FLAKE_NIX);
+  await writeFileNoFollow(dir, DATA_FILE, JSON.stringify(data, null, 2) + "\n");
 }

@@ -3,6 +3,7 @@
 // root under the tool's state directory, optionally pushes it to a binary cache, and
 // removes the root and the store path when the tool is disposed.
 import { rootCause } from "../build-failure.js";
+import { readRegularFile } from "../../exec/safe-fs.js";
 import fs from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
@@ -129,7 +130,10 @@ export async function prepareFlake(opts: FlakeOptions): Promise<PreparedFlake> {
       throw new CraftError("package", `${err.message}\nThe flake needs a Cargo.lock: add one to the repository.`);
     });
   }
-  const data = flakeData(target, { root, subdir }, await fs.readFile(cargoLockPath, "utf8"));
+  const cargoLock = await readRegularFile(cargoRoot, "Cargo.lock").catch((err: Error) => {
+    throw new CraftError("package", `Cargo.lock cannot be read: ${err.message}`);
+  });
+  const data = flakeData(target, { root, subdir }, cargoLock.toString("utf8"));
   await writeFlakeFiles(workspace, data);
   // A lock from upstream's own flake would keep inputs and pins that are not ours.
   await fs.rm(path.join(workspace, LOCK_FILE), { force: true });

@@ -78,10 +78,10 @@ async function cloneAtRelease(url: string, ws: string, crate: CrateInfo, ctx: St
 }
 
 /** True when the workspace has a package named `name` (cargo metadata without dependencies). */
-async function hasPackage(ws: string, name: string, signal: AbortSignal): Promise<{ ok: boolean; version?: string; why?: string }> {
+async function hasPackage(ws: string, name: string, signal: AbortSignal, sandbox?: boolean): Promise<{ ok: boolean; version?: string; why?: string }> {
   if (!existsSync(path.join(ws, "Cargo.toml"))) return { ok: false, why: "there is no Cargo.toml at the repository's root" };
   try {
-    const meta = await cargoMetadata({ cwd: ws, signal, timeoutMs: 120_000 });
+    const meta = await cargoMetadata({ cwd: ws, signal, timeoutMs: 120_000, sandbox });
     const pkg = meta.packages.find((p) => p.name === name);
     if (!pkg) return { ok: false, why: `it has no package named ${name} (packages: ${meta.packages.map((p) => p.name).join(", ") || "none"})` };
     return { ok: true, version: pkg.version };
@@ -181,7 +181,7 @@ export function makeAcquireCrate(deps: AcquireCrateDeps = {}): StageFn {
       const urls = fork ? [fork.cloneUrl, repoUrl] : [repoUrl];
       const cloned = await cloneFirst(urls, ws, crate, ctx, notes);
       if (cloned) {
-        const found = await hasPackage(ws, crate.name, ctx.signal);
+        const found = await hasPackage(ws, crate.name, ctx.signal, ctx.sandboxed);
         if (found.ok) {
           if (cloned.note) notes.push(cloned.note);
           if (found.version && found.version !== crate.version) notes.push(`the checked-out ${crate.name} is version ${found.version}, not ${crate.version}`);

@@ -6,18 +6,16 @@ import path from "node:path";
 import { type StageContext, type StageFn } from "../context.js";
 import { CraftError } from "../../model/errors.js";
 import type { Craft, SourceInfo, TargetInfo } from "../../model/craft.js";
-import { cloneRepo, headCommit, initRepo, isDirty, isGitUrl, runGit } from "../../sources/git.js";
+import { cloneRepo, headCommit, initRepo, isGitUrl, runGit, treeHash } from "../../sources/git.js";
 import { forkFacts, forkIfPossible } from "./fork.js";
+import { copyTreeNoLinks } from "../../exec/safe-fs.js";
 import { cargoMetadata, hasLockfile, selectTarget } from "../../backends/cargo/cargo.js";
 
 /** Never copied from a local source: its build output at the top, git's data anywhere. */
 const SKIP_AT_TOP = new Set(["target", "result"]);
 
-function copied(root: string) {
-  return (src: string) => {
-    const base = path.basename(src);
-    return base !== ".git" && !(path.dirname(src) === root && SKIP_AT_TOP.has(base));
-  };
+function notCopied(rel: string): boolean {
+  return path.basename(rel) === ".git" || SKIP_AT_TOP.has(rel);
 }
 
 async function isGitRepo(dir: string): Promise<boolean> {
@@ -28,8 +26,11 @@ async function isGitRepo(dir: string): Promise<boolean> {
   }
 }
 
-async function fromDirectory(ctx: StageContext, dir: string): Promise<SourceInfo> {
+async function fromDirectory(ctx: StageContext, given: string): Promise<SourceInfo> {
   let stat;
+  // A source that is a link (into the user's own repository, say) is read where it leads,
+  // and only ever copied from: nothing is written, committed or built there.
+  const dir = await fs.realpath(given).catch(() => given);
   try {
     stat = await fs.stat(dir);
   } catch {
@@ -47,17 +48,17 @@ async function fromDirectory(ctx: StageContext, dir: string): Promise<SourceInfo
     return fromGit(ctx, dir);
   }
   ctx.progress(`copying ${dir}`);
-  await fs.cp(dir, ctx.paths.workspace, {
-    recursive: true,
-    verbatimSymlinks: true,
-    filter: copied(dir),
-  });
+  const copy = await copyTreeNoLinks(dir, ctx.paths.workspace, notCopied);
+  if (copy.skippedLinks.length) ctx.log(`acquire: left out symbolic links that lead out of the source: ${copy.skippedLinks.join(", ")}`);
+  if (copy.skippedSpecial.length) ctx.log(`acquire: left out files that are not regular files: ${copy.skippedSpecial.join(", ")}`);
   const base = await initRepo(ctx.paths.workspace, "upstream snapshot");
   let commit = base;
   let dirty = false;
   if (repo) {
+    // No git command that reads the user's worktree (status runs fsmonitor and filters from
+    // their config): the snapshot differs from HEAD exactly when the copy's tree does.
     commit = await headCommit(dir);
-    dirty = await isDirty(dir);
+    dirty = (await treeHash(dir)) !== (await treeHash(ctx.paths.workspace));
   }
   return { url: dir, rev: "", commit, base, origin: "directory", ...(dirty ? { dirty } : {}) };
 }
@@ -85,7 +86,7 @@ export async function locateTarget(ctx: StageContext, craft: Craft): Promise<Tar
     throw new CraftError("acquire", `the source has no Cargo.toml at its root: it is not a cargo project`);
   }
   try {
-    const meta = await cargoMetadata({ cwd: ws, signal: ctx.signal });
+    const meta = await cargoMetadata({ cwd: ws, signal: ctx.signal, sandbox: ctx.sandboxed });
     return selectTarget(meta, ws, { package: ctx.request.package ?? craft.crate?.name, bin: ctx.request.bin, features: ctx.request.features }, hasLockfile(ws));
   } catch (err) {
     throw new CraftError("acquire", withToolchainNote((err as Error).message, ws));

@@ -1,25 +1,28 @@
-// modify: the LLM changes the crate until it does what the instructions ask. Each round the
-// LLM sees the results of the last one and answers with edits; Flakebot applies them inside
-// the workspace only, refuses any change that deletes, ignores or weakens a test, builds,
-// runs cargo test and the acceptance tests, and commits every round that builds and keeps
-// all tests passing. The change is done when the acceptance tests pass and it added
-// passing tests of its own; rounds and tokens are bounded.
+// modify: the LLM changes the crate until it does what the instructions ask, behind the
+// change gate. Before any change the crate is built, its tests run (the baseline: every
+// test by name, per target) and the acceptance tests run against the upstream binary.
+// Each round the model sees the task, the files as they are now and the latest feedback;
+// Flakebot applies its edits inside the workspace only, refuses a round that touches
+// upstream test code (unless allow_test_changes names the test) or after which an upstream
+// test that passed no longer runs and passes, builds, runs the acceptance tests, and
+// commits every round that keeps the gate. Bounded in rounds, tokens and time.
 import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { type StageContext, type StageFn } from "../context.js";
+import { inBuildSlot, type StageContext, type StageFn } from "../context.js";
 import { CraftError } from "../../model/errors.js";
-import type { Craft, TargetInfo } from "../../model/craft.js";
+import type { Craft, TargetInfo, TestBaseline } from "../../model/craft.js";
 import type { ModifyReport, Plan } from "../../model/plan.js";
-import { applyEdits, EditRejected, EditSchema, readWorkspaceFile } from "../../guard/edits.js";
-import { compareTests, passCountProblem, scanTests, type TestInventory } from "../../guard/tests.js";
+import { applyEdits, EditRejected, EditSchema } from "../../guard/edits.js";
+import { scanTests, testCodeChanges, testCodeRefusal } from "../../guard/tests.js";
+import { baselineOf, failingProblem, judgeRun, knownFailures, missingProblem, testsToFix } from "../../guard/test-gate.js";
 import { acceptanceOf, acceptanceReport, buildAndTest, buildReport, testReport, type CheckSetup } from "../checks.js";
 import { cargoMetadata, hasLockfile, selectTarget, type CargoRun } from "../../backends/cargo/cargo.js";
 import { commitAll, diffSince, headCommit, runGit } from "../../sources/git.js";
 import { askJson, LlmMeter, StructuredAnswerError } from "../../llm/structured.js";
-import { fence, fenceJson, renderPrompt } from "../../llm/prompts.js";
-import type { ChatMessage } from "../../llm/provider.js";
+import { fenceJson, renderPrompt } from "../../llm/prompts.js";
 import { LlmCallError } from "../../llm/chat.js";
+import { ModifyPrompt } from "./modify-prompt.js";
 
 export interface ModifyOptions {
   /** Rounds of edits that are applied and checked (default 6). */
@@ -37,11 +40,9 @@ export const ModifyAnswerSchema = z.object({
 });
 type ModifyAnswer = z.infer<typeof ModifyAnswerSchema>;
 
-const TREE_ENTRIES = 400;
-const FILE_BYTES = 24 * 1024;
-const FIRST_FILES_BYTES = 48 * 1024;
-const READ_BYTES = 120 * 1024;
 const DIFF_BYTES = 256 * 1024;
+/** How often describe_tool's "waiting for the model" line is brought up to date. */
+const WAIT_TICK_MS = 10_000;
 
 /** Whether this craft runs the modify loop at all. */
 export function wantsModify(request: Craft["request"], plan: Plan | undefined): boolean {
@@ -67,11 +68,6 @@ async function restoreToHead(workspace: string): Promise<void> {
   await runGit(workspace, ["clean", "-fdq"]);
 }
 
-async function fileTree(workspace: string): Promise<string[]> {
-  const out = await runGit(workspace, ["ls-files", "--cached", "--others", "--exclude-standard"]);
-  return out.split("\n").filter(Boolean);
-}
-
 interface MetaTargetWithSrc {
   name: string;
   kind: string[];
@@ -88,23 +84,7 @@ async function resolveTarget(ctx: StageContext, run: CargoRun): Promise<{ target
   return { target, mainFile };
 }
 
-/** Files as fenced data, each within its own and the total byte limit. */
-async function filesBlock(workspace: string, paths: string[], totalBytes: number): Promise<string> {
-  const parts: string[] = [];
-  let used = 0;
-  for (const rel of paths) {
-    const r = await readWorkspaceFile(workspace, rel, Math.min(FILE_BYTES * 2, Math.max(0, totalBytes - used)));
-    if ("problem" in r) parts.push(`${rel}: ${r.problem}`);
-    else if (used >= totalBytes) parts.push(`${rel}: not shown (too much in one answer: ask for it again)`);
-    else {
-      used += r.text.length;
-      parts.push(fence(`file ${rel}`, r.text, rel.endsWith(".rs") ? "rust" : rel.endsWith(".toml") ? "toml" : "text"));
-    }
-  }
-  return parts.join("\n\n") || "(none)";
-}
-
-type Verdict = "rejected-edits" | "rejected-tests" | "build-failed" | "tests-failed" | "acceptance-failed" | "no-new-tests";
+type Verdict = "rejected-edits" | "rejected-tests" | "build-failed" | "tests-failed" | "unfixed" | "acceptance-failed" | "no-new-tests";
 
 interface RoundResult {
   done: boolean;
@@ -114,6 +94,30 @@ interface RoundResult {
   summary?: string;
 }
 
+/** The time the modify stage has left (FLAKEBOT_MODIFY_BUDGET). */
+class Budget {
+  private readonly deadline: number;
+  constructor(readonly ms: number) {
+    this.deadline = Date.now() + ms;
+  }
+  get left(): number {
+    return this.deadline - Date.now();
+  }
+}
+
+/** Waits for `task`, keeping the craft's message on what it waits for and for how long. */
+async function waitingForModel<T>(ctx: StageContext, round: number, task: Promise<T>): Promise<T> {
+  const started = Date.now();
+  const show = () => ctx.progress(`modify: waiting for the model, round ${round}, ${Math.round((Date.now() - started) / 1000)} s`);
+  show();
+  const timer = setInterval(show, WAIT_TICK_MS);
+  try {
+    return await task;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 /** Creates the modify stage with its limits (the default export uses the defaults). */
 export function createModify(options: ModifyOptions = {}): StageFn {
   const maxRounds = options.maxRounds ?? 6;
@@ -121,7 +125,7 @@ export function createModify(options: ModifyOptions = {}): StageFn {
   const maxReads = options.maxReads ?? 6;
 
   return async (ctx, craft) => {
-    const plan = (craft as Craft & { plan?: Plan }).plan;
+    const plan = craft.plan;
     if (!wantsModify(ctx.request, plan)) {
       ctx.log(`modify: skipped (${ctx.request.modify === "never" ? "modify is never" : "the plan says the crate alone is enough"})`);
       return {};
@@ -138,6 +142,7 @@ export function createModify(options: ModifyOptions = {}): StageFn {
       return {};
     }
 
+    const budget = new Budget(ctx.config.modifyBudgetMs);
     const workspace = ctx.paths.workspace;
     const run: CargoRun = {
       cwd: workspace,
@@ -157,108 +162,133 @@ export function createModify(options: ModifyOptions = {}): StageFn {
     const startHead = await headCommit(workspace);
     const base = craft.source?.base ?? startHead;
     const meter = new LlmMeter(llm, craft.llm);
+    const allow = ctx.request.allow_test_changes ?? [];
+    let lastFailure: string | undefined;
+    const outOfTime = (rounds: number) =>
+      new CraftError(
+        "modify",
+        `the modify budget (${Math.round(budget.ms / 1000)} s, FLAKEBOT_MODIFY_BUDGET) ran out after ${rounds} round(s)${lastFailure ? `; the last round failed: ${lastFailure}` : ""}. Raise FLAKEBOT_MODIFY_BUDGET, try clearer instructions, or modify "never"`,
+      );
+    const checks = async (rounds: number) => {
+      if (budget.left <= 0) throw outOfTime(rounds);
+      const outcome = await inBuildSlot(ctx, () => {
+        run.timeoutMs = Math.max(1, budget.left);
+        return buildAndTest(setup);
+      });
+      if (budget.left <= 0) throw outOfTime(rounds);
+      return outcome;
+    };
 
-    // The crate as it came: what the LLM starts from, and the test counts it may not lower.
+    // The crate as it came: the baseline every round is held to, and the proof to make.
     ctx.progress("modify: building and testing the crate as it is");
-    const before = await buildAndTest(setup);
+    const before = await checks(0);
     const beforeAcceptance = before.build.ok ? await acceptanceOf(setup, before.build) : undefined;
+    const baselineResults = before.tests ? baselineOf(before.tests.run) : {};
+    const baseline: TestBaseline = { results: baselineResults, to_fix: testsToFix(baselineResults, ctx.request.instructions) };
+    const known = knownFailures(baselineResults);
+    const upstreamCode = await scanTests(workspace);
+    const acceptanceUpstream = { passed: beforeAcceptance?.passed ?? 0, failed: beforeAcceptance?.failed ?? acceptance.length };
+    const testsOld = before.tests?.passed ?? 0;
+    ctx.log(
+      `modify: before any change: ${before.build.ok ? `${testsOld} test(s) pass, ${known.length} fail (known failures${known.length ? `: ${known.join(", ")}` : ""})` : "the crate does not build"}; acceptance ${acceptanceUpstream.passed}/${acceptance.length} on the upstream binary`,
+    );
     const status = beforeAcceptance
       ? {
           build: "ok",
-          cargo_test: { passed: before.tests!.passed, failed: before.tests!.failed, failing_tests: before.tests!.failures },
+          cargo_test: { passed: before.tests!.passed, failed: before.tests!.failed, failing_tests: known, ...(baseline.to_fix.length ? { the_instructions_ask_to_fix: baseline.to_fix } : {}) },
           acceptance: { passed: beforeAcceptance.passed, failed: beforeAcceptance.failed, failures: acceptanceReport(beforeAcceptance, acceptance) },
         }
       : { build: "failed", ...buildReport(before.build) };
-    const testsOld = before.tests?.passed ?? 0;
-    // Upstream tests that already failed (many need the network or files) may keep failing;
-    // any other failure counts against the change.
-    const knownFailures = new Set(before.tests?.failures ?? []);
-    let acceptedPassed = testsOld;
-    let acceptedFailed = before.tests?.failed ?? 0;
-    let acceptedTests: TestInventory = await scanTests(workspace);
+    const recorded = { test_baseline: baseline, target };
 
-    const tree = await fileTree(workspace);
-    const firstFiles = [path.posix.join(target.dir, "Cargo.toml"), ...(resolved.mainFile ? [resolved.mainFile] : [])];
-    const system = renderPrompt("edit", "system");
-    const messages: ChatMessage[] = [
+    if (beforeAcceptance && acceptance.length && beforeAcceptance.failed === 0 && !baseline.to_fix.length && ctx.request.modify !== "always") {
+      ctx.log(`modify: no change needed: all ${acceptance.length} acceptance test(s) pass on the upstream binary`);
+      const report: ModifyReport = { rounds: 0, commits: [], tests_old: testsOld, tests_new: testsOld, changed_files: [], needed_change: false };
+      return { ...recorded, modify: report, tests: { ...countsOf(judgeRun(baselineResults, before.tests!.run)), ...acceptanceUpstreamCounts(acceptanceUpstream) } };
+    }
+
+    const mainFiles = [path.posix.join(target.dir, "Cargo.toml"), ...(resolved.mainFile ? [resolved.mainFile] : [])];
+    const prompt = new ModifyPrompt(
+      workspace,
+      startHead,
       {
-        role: "user",
-        content: renderPrompt("edit", "user", {
-          instructions: fence("instructions", ctx.request.instructions),
-          behaviour: fence("planned behaviour", plan?.behaviour ?? ctx.request.instructions),
-          acceptance: fenceJson("acceptance tests", acceptance),
-          package: JSON.stringify(target.package),
-          bin: JSON.stringify(target.bin),
-          tree: fence(
-            "file tree",
-            tree.slice(0, TREE_ENTRIES).join("\n") + (tree.length > TREE_ENTRIES ? `\n[... ${tree.length - TREE_ENTRIES} more]` : ""),
-          ),
-          files: await filesBlock(workspace, firstFiles, FIRST_FILES_BYTES),
-          status: fenceJson("status before any change", status),
-        }),
+        instructions: ctx.request.instructions,
+        behaviour: plan?.behaviour ?? ctx.request.instructions,
+        acceptance,
+        package: target.package,
+        bin: target.bin,
+        upstream: status,
       },
-    ];
+      mainFiles,
+    );
+    const system = renderPrompt("edit", "system");
 
     const commits: string[] = [];
     let rounds = 0;
     let reads = 0;
+    let requests = 0;
+    let feedback = "";
     let last: RoundResult | undefined;
-    let finalAcceptance = { passed: beforeAcceptance?.passed ?? 0, failed: beforeAcceptance?.failed ?? 0 };
+    let accepted = { verdict: judgeRun(baselineResults, before.tests?.run ?? { targets: [], inconsistencies: [] }, baseline.to_fix), changed: [] as string[] };
+    let finalAcceptance = { passed: acceptanceUpstream.passed, failed: acceptanceUpstream.failed };
 
     const checkRound = async (answer: ModifyAnswer): Promise<RoundResult> => {
       if (answer.edits.length) {
         try {
-          await applyEdits(workspace, answer.edits);
+          await applyEdits(workspace, answer.edits, (root) => cargoMetadata({ ...run, cwd: root, timeoutMs: 120_000 }));
         } catch (err) {
           if (!(err instanceof EditRejected)) throw err;
           return { done: false, verdict: "rejected-edits", details: fenceJson("problems", err.problems), summary: `edits refused: ${err.problems.join("; ")}` };
         }
       }
-      const testsNow = await scanTests(workspace);
-      const guard = compareTests(acceptedTests, testsNow);
-      if (guard.length) {
+      const codeChanges = testCodeChanges(upstreamCode, await scanTests(workspace), allow);
+      const refusal = testCodeRefusal(codeChanges);
+      if (refusal.length) {
         await restoreToHead(workspace);
-        return { done: false, verdict: "rejected-tests", details: fenceJson("problems", guard), summary: guard.join("; ") };
+        return { done: false, verdict: "rejected-tests", details: fenceJson("problems", refusal), summary: refusal.join("; ") };
       }
-      const checked = await buildAndTest(setup);
+      const checked = await checks(rounds);
       if (!checked.build.ok) {
         const report = buildReport(checked.build);
         return { done: false, verdict: "build-failed", details: fenceJson("cargo build", report), summary: `cargo build failed: ${firstLine(report)}` };
       }
       const tests = checked.tests!;
-      const newFailures = tests.failures.filter((f) => !knownFailures.has(f));
-      if (!tests.ok && (newFailures.length > 0 || tests.failures.length === 0)) {
+      const verdict = judgeRun(baselineResults, tests.run, baseline.to_fix);
+      const gone = tests.run.targets.length ? missingProblem(verdict) : undefined;
+      if (gone) {
+        await restoreToHead(workspace);
+        return { done: false, verdict: "rejected-tests", details: fenceJson("problems", [gone]), summary: gone };
+      }
+      const failing = failingProblem({ ...verdict, unfixed: [] });
+      if (failing || !tests.run.targets.length) {
         return {
           done: false,
           verdict: "tests-failed",
-          details: fenceJson("cargo test", testReport(tests, knownFailures)),
-          summary: `cargo test failed${newFailures.length ? `: ${newFailures.join(", ")}` : ""}`,
+          details: fenceJson("cargo test", testReport(tests, new Set(known.map(nameOf)))),
+          summary: `cargo test failed${failing ? `: ${failing}` : ": the tests did not build or run"}`,
         };
-      }
-      const lowered = passCountProblem(acceptedPassed, tests.passed);
-      if (lowered) {
-        await restoreToHead(workspace);
-        return { done: false, verdict: "rejected-tests", details: fenceJson("problems", [lowered]), summary: lowered };
       }
       const headBefore = await headCommit(workspace);
       const head = await commitAll(workspace, `flakebot: round ${rounds}: ${answer.summary || "changes by the LLM"}`.slice(0, 200));
       if (head !== headBefore) commits.push(head);
-      acceptedTests = testsNow;
-      acceptedPassed = tests.passed;
-      acceptedFailed = tests.failed;
+      accepted = { verdict, changed: [...new Set(codeChanges.map((c) => c.allowedBy!))] };
       const acc = await acceptanceOf(setup, checked.build);
       finalAcceptance = { passed: acc.passed, failed: acc.failed };
+      if (verdict.unfixed.length) {
+        const why = failingProblem(verdict)!;
+        return { done: false, verdict: "unfixed", details: fenceJson("cargo test", { still_failing: verdict.unfixed, ...testReport(tests) }), summary: why };
+      }
       if (acc.failed) {
-        const failing = acc.results.filter((r) => !r.ok).map((r) => r.name);
+        const failingNames = acc.results.filter((r) => !r.ok).map((r) => r.name);
         return {
           done: false,
           verdict: "acceptance-failed",
           details: fenceJson("failing acceptance tests", acceptanceReport(acc, acceptance)),
-          summary: `acceptance tests failed: ${failing.join(", ")}`,
+          summary: `acceptance tests failed: ${failingNames.join(", ")}`,
         };
       }
-      if ((await changedSince(workspace, startHead)).length && tests.passed <= testsOld) {
-        const why = `${tests.passed} tests pass now and ${testsOld} passed before the change`;
+      if ((await changedSince(workspace, startHead)).length && verdict.passed <= testsOld) {
+        const why = `${verdict.passed} tests pass now and ${testsOld} passed before the change`;
         return { done: false, verdict: "no-new-tests", details: why, summary: `the change adds no passing tests (${why})` };
       }
       return { done: true };
@@ -268,27 +298,36 @@ export function createModify(options: ModifyOptions = {}): StageFn {
       if (meter.totalTokens >= tokenBudget) {
         throw new CraftError(
           "modify",
-          `the LLM token budget (${tokenBudget}) ran out after ${rounds} round(s)${last?.summary ? `; the last round failed: ${last.summary}` : ""}. Try clearer instructions, another crate, or modify "never"`,
+          `the LLM token budget (${tokenBudget}) ran out after ${rounds} round(s)${lastFailure ? `; the last round failed: ${lastFailure}` : ""}. Try clearer instructions, another crate, or modify "never"`,
         );
       }
+      if (budget.left <= 0) throw outOfTime(rounds);
+      const content = await prompt.render(rounds + 1, maxRounds, feedback);
+      requests++;
+      ctx.log(`modify: request ${requests} (round ${rounds + 1}): ${Buffer.byteLength(system) + Buffer.byteLength(content)} bytes of prompt`);
       let answer: ModifyAnswer;
-      let text: string;
       try {
-        ({ value: answer, text } = await askJson(llm, { system, messages, schema: ModifyAnswerSchema, meter, maxTokens: 16_384, signal: ctx.signal }));
+        ({ value: answer } = await waitingForModel(
+          ctx,
+          rounds + 1,
+          askJson(llm, { system, messages: [{ role: "user", content }], schema: ModifyAnswerSchema, meter, maxTokens: 16_384, signal: ctx.signal, timeoutMs: budget.left }),
+        ));
       } catch (err) {
         if (err instanceof StructuredAnswerError) throw new CraftError("modify", `${err.message}. Try another model (FLAKEBOT_MODEL) or retry`);
-        if (err instanceof LlmCallError) throw new CraftError("modify", `${err.message} (after ${rounds} round(s))`);
+        if (err instanceof LlmCallError) {
+          throw new CraftError("modify", `${err.message} in round ${rounds + 1}${lastFailure ? `; the last round failed: ${lastFailure}` : ""}. Check the LLM endpoint, raise FLAKEBOT_LLM_TIMEOUT, or craft with modify "never"`);
+        }
         throw err;
       }
-      messages.push({ role: "assistant", content: text });
 
       if (answer.read.length && !answer.edits.length) {
         if (reads < maxReads) {
           reads++;
           ctx.progress(`modify: the LLM reads ${answer.read.join(", ")}`);
-          messages.push({ role: "user", content: renderPrompt("repair", "files", { files: await filesBlock(workspace, answer.read, READ_BYTES) }) });
+          prompt.read(answer.read);
+          feedback = renderPrompt("repair", "files");
         } else {
-          messages.push({ role: "user", content: renderPrompt("repair", "read-limit") });
+          feedback = renderPrompt("repair", "read-limit");
         }
         continue;
       }
@@ -297,33 +336,60 @@ export function createModify(options: ModifyOptions = {}): StageFn {
       ctx.progress(`modify: round ${rounds} of ${maxRounds}: ${answer.edits.length} edit(s)${answer.summary ? `: ${answer.summary}` : ""}`);
       last = await checkRound(answer);
       if (last.done) break;
+      lastFailure = last.summary;
       ctx.log(`modify: round ${rounds}: ${last.summary}`);
-      messages.push({
-        role: "user",
-        content: renderPrompt("repair", last.verdict!, { round: rounds, max_rounds: maxRounds, details: last.details ?? "" }),
-      });
+      feedback = renderPrompt("repair", last.verdict!, { round: rounds, details: last.details ?? "" });
     }
 
     if (!last?.done) {
       throw new CraftError(
         "modify",
-        `no change passed its checks within ${maxRounds} round(s)${last?.summary ? `; the last round failed: ${last.summary}` : ""}. Try clearer instructions, another crate ("crate"), or modify "never"`,
+        `no change passed its checks within ${maxRounds} round(s)${lastFailure ? `; the last round failed: ${lastFailure}` : ""}. Try clearer instructions, another crate ("crate"), or modify "never"`,
       );
     }
 
-    const testsNew = acceptedPassed;
     let diff = await diffSince(workspace, base);
     if (diff.length > DIFF_BYTES) diff = `${diff.slice(0, DIFF_BYTES)}\n[... diff cut at ${DIFF_BYTES} bytes]`;
-    const report: ModifyReport = { rounds, commits, tests_old: testsOld, tests_new: testsNew, changed_files: await changedSince(workspace, startHead) };
-    ctx.log(`modify: done in ${rounds} round(s): tests ${testsOld} -> ${testsNew}, acceptance ${finalAcceptance.passed}/${acceptance.length}`);
+    const changedFiles = await changedSince(workspace, startHead);
+    const report: ModifyReport = {
+      rounds,
+      commits,
+      tests_old: testsOld,
+      tests_new: accepted.verdict.passed,
+      changed_files: changedFiles,
+      needed_change: changedFiles.length > 0 || acceptanceUpstream.failed > 0,
+    };
+    ctx.log(
+      `modify: done in ${rounds} round(s): tests ${testsOld} -> ${accepted.verdict.passed}; acceptance ${acceptanceUpstream.passed}/${acceptance.length} on upstream, ${finalAcceptance.passed}/${acceptance.length} after the change`,
+    );
     return {
-      target,
-      tests: { passed: testsNew, failed: acceptedFailed, acceptance_passed: finalAcceptance.passed, acceptance_failed: finalAcceptance.failed },
+      ...recorded,
+      tests: {
+        ...countsOf(accepted.verdict),
+        acceptance_passed: finalAcceptance.passed,
+        acceptance_failed: finalAcceptance.failed,
+        ...(accepted.changed.length ? { changed_upstream_tests: accepted.changed } : {}),
+        acceptance_upstream: acceptanceUpstream,
+      },
       llm: meter.usage(rounds),
       diff_stat: diff,
       modify: report,
     } as Partial<Craft>;
   };
+}
+
+/** The Rust test counts of a verdict, known failures set apart. */
+function countsOf(v: ReturnType<typeof judgeRun>) {
+  return { passed: v.passed, failed: v.failed, acceptance_passed: 0, acceptance_failed: 0, ...(v.stillFailing.length ? { known_failures: v.stillFailing } : {}) };
+}
+
+function acceptanceUpstreamCounts(upstream: { passed: number; failed: number }) {
+  return { acceptance_passed: upstream.passed, acceptance_failed: upstream.failed, acceptance_upstream: upstream };
+}
+
+/** libtest's name of a test id (`target::name`). */
+function nameOf(id: string): string {
+  return id.split("::").slice(1).join("::");
 }
 
 /** Files the commits since `from` changed, besides the lock file cargo may have written. */

@@ -24,8 +24,10 @@ test("a type error: the first rustc error leads, with what to do, and no danglin
     assert.match(first, /^cargo build failed: mismatched types \(src\/main\.rs:2\)\. The code does not build/);
     assert.match(first, /modify "always"\)\.$/);
     assert.ok(!message.split("\n").some((l) => /:\s*$/.test(l)), "no line ends in a colon");
-    // A pin is not blamed for a plain type error.
+    // An old numbered pin makes any compiler error suspect; a pin to "stable" does not.
     await fs.writeFile(path.join(ws, "rust-toolchain"), "1.46.0\n");
+    assert.match(buildFailureMessage("cargo build", out.diagnostics, out.output, ws).split("\n")[0], /^cargo build failed: mismatched types \(src\/main\.rs:2\)\. The project pins the Rust toolchain to 1\.46\.0 in rust-toolchain; .* which may be why/);
+    await fs.writeFile(path.join(ws, "rust-toolchain"), "stable\n");
     assert.doesNotMatch(buildFailureMessage("cargo build", out.diagnostics, out.output, ws), /pins the Rust toolchain/);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });

@@ -65,7 +65,10 @@ export function rootCause(diagnostics: Diagnostic[], output: string): Cause {
 }
 
 const PIN_IS_LIKELY = (pin: { file: string; channel: string }) =>
-  `The project pins the Rust toolchain to ${pin.channel} in ${pin.file}; Flakebot builds with this machine's toolchain instead, which is the likely cause: choose a version of the crate that builds with a current Rust, or let the LLM update the code (modify "always").`;
+  `The project pins the Rust toolchain to ${pin.channel} in ${pin.file}; Flakebot builds with this machine's toolchain instead, which may be why: choose a version of the crate that builds with a current Rust, or let the LLM update the code (modify "always").`;
+
+/** An old numbered pin (`1.46.0`) makes any compiler error suspect; `stable` or `nightly` does not. */
+const numberedPin = (pin: { channel: string }) => /^\d+\.\d+/.test(pin.channel);
 
 /** A failure message with the project's rust-toolchain pin named when it looks like the cause. */
 export function withToolchainNote(message: string, workspace: string): string {
@@ -78,7 +81,8 @@ export function buildFailureMessage(tool: string, diagnostics: Diagnostic[], out
   const cause = rootCause(diagnostics, output);
   const pin = toolchainPin(workspace);
   const details = diagnostics.filter((d) => d.level === "error").slice(0, 5).map((d) => d.rendered.trim()).join("\n\n") || output.trim();
-  const todo = pin && TOOLCHAIN_TROUBLE.test(`${cause.text}\n${output}`) ? PIN_IS_LIKELY(pin) : `${cause.todo}.`;
+  const compilerError = diagnostics.some((d) => d.level === "error");
+  const todo = pin && (TOOLCHAIN_TROUBLE.test(`${cause.text}\n${output}`) || (compilerError && numberedPin(pin))) ? PIN_IS_LIKELY(pin) : `${cause.todo}.`;
   const lines = [`${tool} failed: ${cause.text.replace(/[\s:.]+$/, "")}. ${todo}`];
   if (details) lines.push("", details.length > DETAILS_CAP ? `${details.slice(0, DETAILS_CAP)}\n[...]` : details);
   return lines.join("\n");

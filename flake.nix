@@ -1,7 +1,7 @@
 {
   description = "Flakebot: an MCP server that crafts the Rust command-line tool an agent is missing and packages it with Nix";
 
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.05";
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
 
   outputs = { self, nixpkgs }:
     let
@@ -67,6 +67,13 @@
         default = {
           type = "app";
           program = "${self.packages.${system}.default}/bin/flakebot";
+        };
+      });
+      checks = forAllSystems (system: pkgs: { default = self.packages.${system}.default; });
+      devShells = forAllSystems (system: pkgs: {
+        default = pkgs.mkShell {
+          inputsFrom = [ self.packages.${system}.default ];
+          packages = [ pkgs.cargo pkgs.rustc pkgs.git ] ++ lib.optionals pkgs.stdenv.hostPlatform.isLinux [ pkgs.bubblewrap ];
         };
       });
     };

@@ -13,8 +13,10 @@ import { recraftBench } from "./recraft.js";
 import { scaleBench } from "./scale.js";
 import { concurrencyBench } from "./concurrency.js";
 import { llmLoopBench } from "./llm-loop.js";
+import { nixCraftBench } from "./nix-craft.js";
+import { sharedDepsBench } from "./shared-deps.js";
 
-const ALL: Benchmark[] = [invokeBench, craftBench, recraftBench, scaleBench, concurrencyBench, llmLoopBench];
+const ALL: Benchmark[] = [invokeBench, craftBench, recraftBench, scaleBench, concurrencyBench, llmLoopBench, nixCraftBench, sharedDepsBench];
 
 interface Args {
   quick: boolean;

@@ -7,8 +7,8 @@ import { sandboxWritePolicy, type WritePolicy } from "./exec/sandbox.js";
 import { sandboxReadPaths } from "./exec/visible.js";
 import { BACKEND_NAMES, type BackendName } from "./model/backends.js";
 
-/** nixpkgs pinned for generated flakes unless FLAKEBOT_NIXPKGS says otherwise. */
-export const DEFAULT_NIXPKGS = "github:NixOS/nixpkgs/nixos-25.05";
+/** nixpkgs pinned for generated flakes unless FLAKEBOT_NIXPKGS says otherwise: the newest stable release branch. */
+export const DEFAULT_NIXPKGS = "github:NixOS/nixpkgs/nixos-26.05";
 export const DEFAULT_GROQ_MODEL = "openai/gpt-oss-120b";
 
 /** How long one LLM request may take, and the whole modify stage (FLAKEBOT_LLM_TIMEOUT, FLAKEBOT_MODIFY_BUDGET). */
@@ -36,6 +36,7 @@ const EnvSchema = z.object({
   FLAKEBOT_MODEL: z.string().min(1).optional(),
   FLAKEBOT_NIX_CACHE: z.string().min(1).optional(),
   FLAKEBOT_MAX_BUILDS: z.coerce.number().int().min(1).max(64).default(1),
+  FLAKEBOT_SHARED_BUILD_CACHE: z.enum(["off", "sccache"]).default("off"),
   GROQ_API_KEY: z.string().min(1).optional(),
   GROQ_BASE_URL: z.url().optional(),
   OPENAI_BASE_URL: z.url().optional(),
@@ -57,6 +58,11 @@ export interface Config {
   llm: "auto" | "groq" | "openai" | "sampling" | "none";
   model?: string;
   maxConcurrentBuilds: number;
+  /**
+   * FLAKEBOT_SHARED_BUILD_CACHE: "sccache" lets crafts share compiled dependencies. Off by
+   * default: a hostile build can write cache entries that later crafts link in (SECURITY.md).
+   */
+  sharedBuildCache: "off" | "sccache";
   groq: { apiKey?: string; baseUrl?: string };
   openai: { apiKey?: string; baseUrl?: string };
   github: { token?: string; apiUrl: string };
@@ -113,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     llm: e.FLAKEBOT_LLM,
     model: e.FLAKEBOT_MODEL,
     maxConcurrentBuilds: e.FLAKEBOT_MAX_BUILDS,
+    sharedBuildCache: e.FLAKEBOT_SHARED_BUILD_CACHE,
     groq: { apiKey: e.GROQ_API_KEY, baseUrl: e.GROQ_BASE_URL },
     openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL },
     github: { token: e.GITHUB_TOKEN, apiUrl: e.GITHUB_API_URL.replace(/\/+$/, "") },

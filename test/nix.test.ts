@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
+import net from "node:net";
+import { once } from "node:events";
 import { liveChildren, runChecked } from "../src/exec/process.js";
 import { craftedEnv } from "../src/exec/env.js";
 import { loadConfig } from "../src/config.js";
@@ -25,9 +27,16 @@ import {
   pushToCache,
   type PreparedFlake,
 } from "../src/backends/nix/nix.js";
-import { FLAKE_NIX, flakeData, needsOpenssl } from "../src/backends/nix/flake-files.js";
+import { FLAKE_NIX, flakeData, flakeNix, needsOpenssl, writeFlakeFiles } from "../src/backends/nix/flake-files.js";
+import { reviewLock } from "../src/backends/nix/cargo-lock.js";
+import { gitOutputHashes } from "../src/backends/nix/git-hashes.js";
+import { packageStage, readCheckPhase } from "../src/craft/stages/package.js";
+import type { BackendContext } from "../src/backends/backend.js";
+import { nixBackend } from "../src/backends/nix/backend.js";
+import { cargoBackend } from "../src/backends/cargo/backend.js";
+import { cargoBuild } from "../src/backends/cargo/cargo.js";
 import { nixpkgsIncompatibility, runNix } from "../src/backends/nix/cli.js";
-import { fixtureRepo, fixturesDir, testEnv, type TestEnv } from "./helpers/offline.js";
+import { DEBIAN_REGISTRY, fixtureRepo, fixturesDir, testEnv, type TestEnv } from "./helpers/offline.js";
 import { OFFLINE_NIX_CONFIG, prepareNixpkgsStub } from "./helpers/nix-stub.js";
 
 let env: TestEnv;
@@ -97,16 +106,19 @@ async function nixOut(args: string[]): Promise<string> {
   return r.stdout;
 }
 
-function context(name: string, extraEnv: Record<string, string> = {}): { ctx: StageContext; lines: string[] } {
-  const config = loadConfig({ ...env.env, FLAKEBOT_NIXPKGS: nixpkgs, FLAKEBOT_BACKEND: "nix", ...extraEnv });
+function context(name: string, extraEnv: Record<string, string> = {}): { ctx: StageContext & BackendContext; lines: string[] } {
+  // The Nix sandbox is off here (OFFLINE_NIX_CONFIG): nix builds run under bwrap.
+  const config = loadConfig({ ...env.env, FLAKEBOT_NIXPKGS: nixpkgs, FLAKEBOT_BACKEND: "nix", FLAKEBOT_SANDBOX: "auto", ...extraEnv });
   const lines: string[] = [];
-  const ctx: StageContext = {
+  const ctx: StageContext & BackendContext = {
     config,
     paths: toolPaths(config.home, name),
     request: { instructions: "upper-case text", modify: "never", kind: "command" },
     signal: new AbortController().signal,
     log: (line) => lines.push(line),
     progress: () => {},
+    sandboxed: true,
+    readTests: readCheckPhase,
   };
   return { ctx, lines };
 }
@@ -116,7 +128,7 @@ function craftRecord(name: string, t: TargetInfo, request: StageContext["request
   return { schema: 1, name, status: "building", message: "", request, created_at: now, updated_at: now, target: t };
 }
 
-let hello: { flake: PreparedFlake; storePath: string; root: string };
+let hello: { flake: PreparedFlake; storePath: string; root: string; cache: string };
 
 test("a single crate becomes a committed flake that nix builds into a GC root", { skip }, async () => {
   const cache = path.join(env.dir, "binary-cache");
@@ -125,7 +137,7 @@ test("a single crate becomes a committed flake that nix builds into a GC root", 
   const t = target("hello-upper", "0.1.0", "hello-upper");
   roots.push(ctx.paths.gcroot);
 
-  const { build } = await nixPackage(ctx, craftRecord("hello", t, ctx.request));
+  const { build, tests } = await nixPackage(ctx, craftRecord("hello", t, ctx.request));
   assert.ok(build);
   assert.equal(build.backend, "nix");
   assert.equal(build.reproducible, true);
@@ -141,12 +153,19 @@ test("a single crate becomes a committed flake that nix builds into a GC root", 
   const tracked = await gitLines(ws, ["ls-files"]);
   for (const f of ["flake.nix", "flakebot.json", "flake.lock", "Cargo.lock"]) assert.ok(tracked.includes(f), `${f} is committed`);
   assert.deepEqual(await gitLines(ws, ["status", "--porcelain", "--", "flake.nix", "flakebot.json", "flake.lock"]), []);
-  assert.equal(await fs.readFile(path.join(ws, "flake.nix"), "utf8"), FLAKE_NIX);
+  // flake.nix is the constant text but for the binary cache, which users of the flake are offered.
+  const flakeText = await fs.readFile(path.join(ws, "flake.nix"), "utf8");
+  assert.equal(flakeText, flakeNix(`file://${cache}`));
+  assert.match(flakeText, new RegExp(`nixConfig\\.extra-substituters = \\[ "file://${cache}" \\];`));
   const lock = JSON.parse(await fs.readFile(path.join(ws, "flake.lock"), "utf8"));
   assert.equal(lock.nodes.nixpkgs.locked.type, "path");
   assert.equal(lock.nodes.nixpkgs.locked.path, stub);
   const data = JSON.parse(await fs.readFile(path.join(ws, "flakebot.json"), "utf8"));
-  assert.deepEqual(data, { pname: "hello-upper", version: "0.1.0", bin: "hello-upper", root: "", subdir: "", cargoBuildFlags: ["--bin", "hello-upper"], openssl: false, pkgConfig: false });
+  assert.deepEqual(data, { pname: "hello-upper", version: "0.1.0", bin: "hello-upper", root: "", subdir: "", cargoBuildFlags: ["--bin", "hello-upper"], checkFlags: ["--color", "never"], outputHashes: {}, openssl: false, pkgConfig: false });
+  // The crate's tests ran inside the nix build, and their counts come from its log.
+  assert.equal(tests?.passed, 2);
+  assert.equal(tests?.failed, 0);
+  assert.ok(lines.some((l) => /> test result: ok\. 2 passed/.test(l)), "libtest's summary is in the nix build log");
 
   // The build is recorded under the craft's key for the orchestrator's cache.
   assert.deepEqual((await lookupBuild(ctx.config.home, build.key))?.build, build);
@@ -160,16 +179,17 @@ test("a single crate becomes a committed flake that nix builds into a GC root", 
   assert.equal(await nixOut(["run", build.flake_ref!, "--", "from", "nix", "run"]), "FROM NIX RUN\n");
 
   const head = (await gitLines(ws, ["rev-parse", "HEAD"]))[0];
-  hello = { flake: { workspace: ws, commit: head, ref: build.flake_ref!, data, lockGenerated: false }, storePath: build.store_path!, root: ctx.paths.gcroot };
+  hello = { flake: { workspace: ws, commit: head, ref: build.flake_ref!, data, lockGenerated: false }, storePath: build.store_path!, root: ctx.paths.gcroot, cache: `file://${cache}` };
 });
 
 test("crafting the identical tree again reuses the store path", { skip }, async () => {
   assert.ok(hello, "needs the first build");
   const ws = await workspace("hello", "hello-again");
-  const flake = await prepareFlake({ workspace: ws, target: target("hello-upper", "0.1.0", "hello-upper"), nixpkgs });
+  // The same binary cache too: flake.nix names it, and flake.nix is part of the source.
+  const flake = await prepareFlake({ workspace: ws, target: target("hello-upper", "0.1.0", "hello-upper"), nixpkgs, cache: hello.cache });
   assert.notEqual(flake.commit, hello.flake.commit, "a different commit (another clone, another time)");
   const root2 = gcroot("hello-again");
-  const build = await buildFlake(flake, { gcroot: root2 });
+  const { build } = await buildFlake(flake, { gcroot: root2 });
   assert.equal(build.store_path, hello.storePath);
   assert.equal(build.cached, true);
   assert.equal(await run(build.binary, ["again"]), "AGAIN\n");
@@ -199,7 +219,7 @@ test("a workspace member without Cargo.lock: the lock is generated at the worksp
   assert.ok(tracked.includes("Cargo.lock"), "the generated Cargo.lock is committed at the workspace root");
   assert.ok(!existsSync(path.join(ws, "crates", "shout", "Cargo.lock")));
   assert.match(await fs.readFile(path.join(ws, "Cargo.lock"), "utf8"), /name = "textkit"/);
-  const build = await buildFlake(flake, { gcroot: gcroot("shout"), log: (l) => lines.push(l) });
+  const { build } = await buildFlake(flake, { gcroot: gcroot("shout"), log: (l) => lines.push(l) });
   assert.equal(await run(build.binary, ["hi", "there"]), "HI THERE!!!\n");
   assert.match(build.store_path!, /-shout-1\.2\.0$/);
 });
@@ -255,14 +275,17 @@ test("a nixpkgs that refuses the installed Nix gets a message that says what to 
   const picky = path.join(env.dir, "nixpkgs-picky");
   await fs.cp(stub, picky, { recursive: true });
   const host = JSON.parse(await fs.readFile(path.join(stub, "host.json"), "utf8"));
-  await fs.writeFile(path.join(picky, "host.json"), JSON.stringify({ ...host, minNix: "99.0" }));
-  const ws = await workspace("hello", "picky");
-  const flake = await prepareFlake({ workspace: ws, target: target("hello-upper", "0.1.0", "hello-upper"), nixpkgs: `path:${picky}` });
-  await assert.rejects(buildFlake(flake, { gcroot: gcroot("picky") }), (err: unknown) => {
-    assert.ok(err instanceof CraftError);
-    assert.match(err.message, /requires Nix >= 99\.0.*upgrade Nix, or set FLAKEBOT_NIXPKGS=github:NixOS\/nixpkgs\/nixos-25\.05/);
-    return true;
-  });
+  // The wording of nixpkgs before 25.11 ("requires Nix >= ..."), and since ("requires an implementation ...").
+  for (const wording of ["old", "features"]) {
+    await fs.writeFile(path.join(picky, "host.json"), JSON.stringify({ ...host, minNix: "99.0", minNixWording: wording }));
+    const ws = await workspace("hello", `picky-${wording}`);
+    const flake = await prepareFlake({ workspace: ws, target: target("hello-upper", "0.1.0", "hello-upper"), nixpkgs: `path:${picky}` });
+    await assert.rejects(buildFlake(flake, { gcroot: gcroot(`picky-${wording}`) }), (err: unknown) => {
+      assert.ok(err instanceof CraftError);
+      assert.match(err.message, /requires Nix >= 99\.0.*upgrade Nix, or set FLAKEBOT_NIXPKGS=github:NixOS\/nixpkgs\/nixos-25\.05/);
+      return true;
+    });
+  }
 });
 
 test("a cancelled nix build stops and says so", { skip }, async () => {
@@ -298,13 +321,13 @@ const REAL_NIXPKGS = {
   // lib/attrsets.nix, lib/lists.nix
   lib: ["genAttrs", "optionals"],
   // pkgs/top-level/all-packages.nix
-  pkgs: ["rustPlatform.buildRustPackage", "pkg-config", "openssl"],
+  pkgs: ["rustPlatform.buildRustPackage", "pkg-config", "openssl", "mkShell"],
   // pkgs/build-support/rust/build-rust-package/default.nix (+ stdenv.mkDerivation's own)
-  buildRustPackage: ["pname", "version", "src", "cargoLock", "buildAndTestSubdir", "cargoBuildFlags", "doCheck", "nativeBuildInputs", "buildInputs", "meta"],
+  buildRustPackage: ["pname", "version", "src", "cargoLock", "buildAndTestSubdir", "cargoBuildFlags", "doCheck", "checkFlags", "nativeBuildInputs", "buildInputs", "meta"],
   // pkgs/build-support/rust/import-cargo-lock.nix
-  cargoLock: ["lockFile", "allowBuiltinFetchGit"],
-  // the flake schema of `nix run` / `nix build`
-  outputs: ["packages", "apps"],
+  cargoLock: ["lockFile", "outputHashes", "allowBuiltinFetchGit"],
+  // the flake schema of `nix run`, `nix build`, `nix flake check` and `nix develop`
+  outputs: ["packages", "apps", "checks", "devShells"],
 };
 
 function attributesOf(block: string): string[] {
@@ -345,7 +368,7 @@ test("the generated flake.nix only uses attributes real nixpkgs has", () => {
   assert.match(FLAKE_NIX, /builtins\.fromJSON \(builtins\.readFile \.\/flakebot\.json\)/);
   // The stand-in implements exactly the arguments the flake passes.
   return fs.readFile(path.join(fixturesDir, "nixpkgs-stub", "flake.nix"), "utf8").then((stubText) => {
-    const known = /known = \[([^\]]*)\]/.exec(stubText)![1].match(/"([\w-]+)"/g)!.map((s) => s.slice(1, -1));
+    const known = /strict "buildRustPackage" \[([^\]]*)\]/.exec(stubText)![1].match(/"([\w-]+)"/g)!.map((s) => s.slice(1, -1));
     assert.deepEqual([...known].sort(), [...args].sort());
   });
 });
@@ -357,9 +380,12 @@ test("an old Nix gets a clear message for a nixpkgs that needs 2.18, and none fo
   assert.equal(nixpkgsIncompatibility("2.8.0", "github:NixOS/nixpkgs/nixos-25.05"), undefined);
   assert.equal(nixpkgsIncompatibility("2.8.0", "path:/srv/nixpkgs-mirror"), undefined);
   assert.equal(nixpkgsIncompatibility("2.24.1", "github:NixOS/nixpkgs/nixos-unstable"), undefined);
-  // The default pin in flake.nix works with the Nix installed here.
+  // The default pin is the newest stable release: refused up front on a Nix older than 2.18
+  // (Debian's 2.8) with what to do, accepted on a newer one.
   const pin = /inputs\.nixpkgs\.url = "([^"]+)"/.exec(FLAKE_NIX)![1];
-  if (nix.version) assert.equal(nixpkgsIncompatibility(nix.version, pin), undefined);
+  assert.equal(pin, "github:NixOS/nixpkgs/nixos-26.05");
+  assert.match(nixpkgsIncompatibility("2.8.0", pin) ?? "", /needs Nix 2\.18 or newer; Nix 2\.8\.0 is installed, older than 2\.18: upgrade Nix.*FLAKEBOT_NIXPKGS=github:NixOS\/nixpkgs\/nixos-25\.05/);
+  assert.equal(nixpkgsIncompatibility("2.18.0", pin), undefined);
 });
 
 test("nixAvailable reports the installed version; without nix the stage says how to install it", { skip }, async () => {
@@ -371,8 +397,8 @@ test("nixAvailable reports the installed version; without nix the stage says how
     const missing = await nixAvailable();
     assert.equal(missing.available, false);
     assert.match(missing.reason ?? "", /not on PATH.*install Nix.*FLAKEBOT_BACKEND=cargo/);
-    const { ctx } = context("no-nix");
-    await assert.rejects(nixPackage(ctx, craftRecord("no-nix", target("hello-upper", "0.1.0", "hello-upper"), ctx.request)), (err: unknown) => {
+    const { ctx } = context("no_nix");
+    await assert.rejects(nixPackage(ctx, craftRecord("no_nix", target("hello-upper", "0.1.0", "hello-upper"), ctx.request)), (err: unknown) => {
       assert.ok(err instanceof CraftError);
       assert.equal(err.stage, "package");
       assert.match(err.message, /install Nix/);
@@ -385,5 +411,164 @@ test("nixAvailable reports the installed version; without nix the stage says how
 
 test("flakeData keeps a workspace's layout and selects the binary", () => {
   const data = flakeData(target("shout", "1.2.0", "shout", "crates/shout"), { root: "rust", subdir: "crates/shout" }, "");
-  assert.deepEqual(data, { pname: "shout", version: "1.2.0", bin: "shout", root: "rust", subdir: "crates/shout", cargoBuildFlags: ["--bin", "shout"], openssl: false, pkgConfig: false });
+  assert.deepEqual(data, { pname: "shout", version: "1.2.0", bin: "shout", root: "rust", subdir: "crates/shout", cargoBuildFlags: ["--bin", "shout"], checkFlags: ["--color", "never"], outputHashes: {}, openssl: false, pkgConfig: false });
+});
+
+test("a crate with crates.io dependencies whose Cargo.lock carries their real checksums is built and tested by Nix", { skip }, async () => {
+  const { ctx, lines } = context("kebab");
+  await fixtureRepo("kebab", ctx.paths.workspace);
+  roots.push(ctx.paths.gcroot);
+  // The lock's checksum is crates.io's own, as Debian's registry records it for heck.
+  const lock = await fs.readFile(path.join(ctx.paths.workspace, "Cargo.lock"), "utf8");
+  const debian = JSON.parse(await fs.readFile(path.join(DEBIAN_REGISTRY, "heck-0.4.0", ".cargo-checksum.json"), "utf8")).package;
+  assert.match(debian, /^[0-9a-f]{64}$/);
+  assert.ok(lock.includes(`checksum = "${debian}"`));
+  const { build, tests } = await nixPackage(ctx, craftRecord("kebab", target("kebab", "0.1.0", "kebab"), ctx.request));
+  assert.equal(build?.backend, "nix");
+  assert.equal(build?.reproducible, true);
+  assert.equal(await run(build!.binary, ["Flakes", "Work"]), "flakes-work\n");
+  assert.equal(tests?.passed, 1);
+  // One compile: the crate and its dependency were compiled by the nix build only.
+  assert.equal(lines.filter((l) => /Compiling heck v0\.4\.0/.test(l)).length, 1);
+});
+
+test("a Cargo.lock without crates.io checksums: nixpkgs' way of refusing it, and the craft falls back to cargo, flagged", { skip }, async () => {
+  const lockText = await fs.readFile(path.join(fixturesDir, "crates", "flagged", "Cargo.lock"), "utf8");
+  assert.match(lockText, /checksum = "Could not get crate checksum"/, "Debian's registry has no checksum for bitflags");
+  // What the stand-in (like importCargoLock's fetchurl) says when evaluating such a flake.
+  const ws = await workspace("flagged", "flagged-eval");
+  await writeFlakeFiles(ws, flakeData(target("flagged", "0.1.0", "flagged"), { root: "", subdir: "" }, lockText));
+  await runChecked(["git", "add", "flake.nix", "flakebot.json"], { cwd: ws, env: process.env as Record<string, string> });
+  const r = await runNix(["eval", "--raw", "--override-input", "nixpkgs", nixpkgs, "--no-write-lock-file", `git+file://${ws}#packages.x86_64-linux.default.drvPath`], { cwd: ws, timeoutMs: 120_000 });
+  assert.notEqual(r.exitCode, 0);
+  assert.match(r.stderr, /hash 'Could not get crate checksum' has wrong length for hash type 'sha256'/);
+
+  // The craft does not get that far: it says why and builds with cargo, not reproducible.
+  const { ctx } = context("flagged", { FLAKEBOT_BACKEND: "auto" });
+  await fixtureRepo("flagged", ctx.paths.workspace);
+  const { build } = await packageStage({ ...ctx, backend: nixBackend, fallback: cargoBackend }, craftRecord("flagged", target("flagged", "0.1.0", "flagged"), ctx.request));
+  assert.equal(build?.backend, "cargo");
+  assert.equal(build?.reproducible, false);
+  assert.match(build?.fallback_reason ?? "", /cannot be built reproducibly by Nix: bitflags 1\.3\.2 has checksum "Could not get crate checksum", not a crates\.io sha256/);
+  assert.equal(await run(build!.binary, []), "READ | WRITE\n");
+});
+
+test("upstream tests that fail before any change are skipped in the check phase and reported as known failures", { skip }, async () => {
+  const { ctx, lines } = context("known");
+  const ws = await fixtureRepo("hello", ctx.paths.workspace);
+  roots.push(ctx.paths.gcroot);
+  const main = path.join(ws, "src", "main.rs");
+  const failing = "\n#[cfg(test)]\nmod upstream {\n    #[test]\n    fn needs_the_network() {\n        assert!(std::net::TcpStream::connect(\"192.0.2.1:80\").is_ok());\n    }\n}\n";
+  await fs.appendFile(main, failing);
+  await runChecked(["git", "commit", "-qam", "a test that fails offline"], { cwd: ws, env: process.env as Record<string, string> });
+  const { build, tests } = await nixPackage(ctx, craftRecord("known", target("hello-upper", "0.1.0", "hello-upper"), ctx.request));
+  assert.deepEqual(tests?.known_failures, ["src/main.rs::upstream::needs_the_network"]);
+  assert.equal(tests?.passed, 2);
+  assert.equal(tests?.failed, 0);
+  const data = JSON.parse(await fs.readFile(path.join(ws, "flakebot.json"), "utf8"));
+  assert.deepEqual(data.checkFlags, ["--color", "never", "--exact", "--skip", "upstream::needs_the_network"]);
+  assert.ok(lines.some((l) => /test upstream::needs_the_network \.\.\. FAILED/.test(l)), "the first build ran it and saw it fail");
+  assert.equal(await run(build!.binary, ["ok"]), "OK\n");
+});
+
+test("a crate changed by the modify loop whose tests fail under Nix fails at the test stage, with no fallback", { skip }, async () => {
+  const { ctx } = context("regressed", { FLAKEBOT_BACKEND: "auto" });
+  const ws = await fixtureRepo("hello", ctx.paths.workspace);
+  await fs.appendFile(path.join(ws, "src", "main.rs"), "\n#[cfg(test)]\nmod added {\n    #[test]\n    fn broken() {\n        assert_eq!(1 + 1, 3);\n    }\n}\n");
+  await runChecked(["git", "commit", "-qam", "a change whose test fails"], { cwd: ws, env: process.env as Record<string, string> });
+  const craft = { ...craftRecord("regressed", target("hello-upper", "0.1.0", "hello-upper"), ctx.request), modify: { rounds: 1, commits: [], tests_old: 2, tests_new: 3, changed_files: ["src/main.rs"] } };
+  await assert.rejects(packageStage({ ...ctx, backend: nixBackend, fallback: cargoBackend }, craft as Craft), (err: unknown) => {
+    assert.ok(err instanceof CraftError);
+    assert.equal(err.stage, "test");
+    assert.match(err.message, /check phase: 1 test\(s\) failed: src\/main\.rs::added::broken/);
+    return true;
+  });
+});
+
+test("git dependencies are pinned by the hash Nix's own fetcher computes for the locked commit", { skip }, async () => {
+  const repo = await workspace("hello", "git-dep");
+  const commit = (await gitLines(repo, ["rev-parse", "HEAD"]))[0];
+  const lockText = `version = 3\n\n[[package]]\nname = "hello-upper"\nversion = "0.1.0"\nsource = "git+file://${repo}?branch=main#${commit}"\n`;
+  const review = reviewLock(lockText);
+  assert.deepEqual(review.problems, []);
+  assert.deepEqual(review.git, [{ url: `file://${repo}`, commit, packages: ["hello-upper-0.1.0"] }]);
+  const hashes = await gitOutputHashes(review.git, path.join(env.dir, "scratch"));
+  const fetched = await nixOut(["eval", "--raw", "--expr", `(builtins.fetchGit { url = "file://${repo}"; rev = "${commit}"; }).narHash`, "--impure"]);
+  assert.deepEqual(hashes, { "hello-upper-0.1.0": fetched });
+  assert.doesNotMatch(FLAKE_NIX, /allowBuiltinFetchGit/);
+});
+
+test("with Nix's sandbox off, the crate's tests run in a nix build under bwrap: no network, no FLAKEBOT_HOME beyond the tool", { skip }, async () => {
+  const { ctx } = context("confined");
+  const canary = path.join(ctx.config.home, "canary-secret");
+  await fs.mkdir(ctx.config.home, { recursive: true });
+  await fs.writeFile(canary, "do not read");
+  const listener = net.createServer((s) => s.end()).listen(0, "127.0.0.1");
+  await once(listener, "listening");
+  const port = (listener.address() as net.AddressInfo).port;
+  try {
+    const ws = await fixtureRepo("hello", ctx.paths.workspace);
+    // As the server's state store makes them: only the server's user may enter a tool's directory.
+    await fs.chmod(ctx.paths.dir, 0o700);
+    roots.push(ctx.paths.gcroot);
+    const probe =
+      "\n#[cfg(test)]\nmod confinement {\n" +
+      `    #[test]\n    fn cannot_read_flakebot_home() {\n        assert!(std::fs::read(${JSON.stringify(canary)}).is_err());\n    }\n` +
+      `    #[test]\n    fn cannot_reach_the_host() {\n        assert!(std::net::TcpStream::connect("127.0.0.1:${port}").is_err());\n    }\n}\n`;
+    await fs.appendFile(path.join(ws, "src", "main.rs"), probe);
+    await runChecked(["git", "commit", "-qam", "probe the build's confinement"], { cwd: ws, env: process.env as Record<string, string> });
+    const craft = { ...craftRecord("confined", target("hello-upper", "0.1.0", "hello-upper"), ctx.request), modify: { rounds: 1, commits: [], tests_old: 2, tests_new: 4, changed_files: ["src/main.rs"] } };
+    const { tests } = await nixPackage(ctx, craft as Craft);
+    assert.equal(tests?.passed, 4, "both probes passed inside the build");
+    assert.equal(tests?.known_failures, undefined);
+  } finally {
+    listener.close();
+  }
+});
+
+test("the modify loop's cargo gets the flake's toolchain: the dev shell's PATH, from nix print-dev-env", { skip }, async () => {
+  // A stand-in whose toolchain is a wrapper that records its calls, so the test sees whose cargo ran.
+  const flakeBin = path.join(env.dir, "flake-toolchain");
+  const calls = path.join(env.dir, "flake-cargo-calls");
+  await fs.mkdir(flakeBin, { recursive: true });
+  const host = JSON.parse(await fs.readFile(path.join(stub, "host.json"), "utf8"));
+  const realCargo = path.join(host.toolchainBin, "cargo");
+  await fs.writeFile(path.join(flakeBin, "cargo"), `#!/bin/sh\necho "$1" >> ${JSON.stringify(calls)}\nexec ${JSON.stringify(realCargo)} "$@"\n`, { mode: 0o755 });
+  await fs.symlink(path.join(host.toolchainBin, "rustc"), path.join(flakeBin, "rustc"));
+  const other = path.join(env.dir, "nixpkgs-other-toolchain");
+  await fs.cp(stub, other, { recursive: true });
+  await fs.writeFile(path.join(other, "host.json"), JSON.stringify({ ...host, toolchainBin: flakeBin }));
+
+  const { ctx } = context("toolchain", { FLAKEBOT_NIXPKGS: `path:${other}` });
+  await fixtureRepo("hello", ctx.paths.workspace);
+  const t = target("hello-upper", "0.1.0", "hello-upper");
+  const toolchain = await nixBackend.toolchain!(ctx, t);
+  assert.ok(toolchain.PATH.startsWith(`${flakeBin}:`), toolchain.PATH);
+  const built = await cargoBuild(t, { cwd: ctx.paths.workspace, env: toolchain });
+  assert.ok(built.ok, built.output);
+  assert.deepEqual((await fs.readFile(calls, "utf8")).split("\n").filter(Boolean), ["build"]);
+  // The workspace is left alone: the shell's flake lives next to it.
+  assert.deepEqual(await gitLines(ctx.paths.workspace, ["status", "--porcelain", "--untracked-files=all", "--", ".", ":!target"]), []);
+});
+
+test("a flake pushed to a fork never pins this machine's local nixpkgs", { skip }, async () => {
+  const { ctx } = context("forked");
+  await fixtureRepo("hello", ctx.paths.workspace);
+  roots.push(ctx.paths.gcroot);
+  const now = new Date().toISOString();
+  const craft: Craft = {
+    ...craftRecord("forked", target("hello-upper", "0.1.0", "hello-upper"), ctx.request),
+    source: { url: "https://github.com/upstream/hello", rev: "v0.1.0", commit: "0".repeat(40), base: "0".repeat(40), fork: "https://github.com/someone/hello.git", origin: "git" },
+    created_at: now,
+  };
+  const { build } = await nixPackage(ctx, craft);
+  const m = /^github:someone\/hello\/([0-9a-f]{40})$/.exec(build!.flake_ref ?? "");
+  assert.ok(m, build!.flake_ref);
+  const files = await gitLines(ctx.paths.workspace, ["ls-tree", "--name-only", m[1]]);
+  assert.ok(files.includes("flake.nix") && files.includes("flakebot.json") && files.includes("Cargo.lock"));
+  assert.ok(!files.includes("flake.lock"), "the local path: lock stays off the fork's branch");
+  const pinned = (await gitLines(ctx.paths.workspace, ["show", `${m[1]}:flake.nix`])).find((l) => l.includes("inputs.nixpkgs.url"));
+  assert.match(pinned ?? "", /"github:NixOS\/nixpkgs\/nixos-26\.05"/);
+  // The build itself used the commit with the local lock (the store path is the one tested).
+  assert.ok(existsSync(build!.binary));
 });

@@ -69,7 +69,8 @@ describe("the Nix backend through the server", { skip: (await nixAvailable()).av
     const t = await testEnv();
     home = t.home;
     const nixpkgs = await prepareNixpkgsStub(t.dir);
-    c = await connect({ ...t.env, FLAKEBOT_BACKEND: "nix", FLAKEBOT_NIXPKGS: nixpkgs, NIX_CONFIG: OFFLINE_NIX_CONFIG });
+    // The stand-in's Nix sandbox is off: with FLAKEBOT_SANDBOX=auto the nix build runs under bwrap.
+    c = await connect({ ...t.env, FLAKEBOT_BACKEND: "nix", FLAKEBOT_NIXPKGS: nixpkgs, NIX_CONFIG: OFFLINE_NIX_CONFIG, FLAKEBOT_SANDBOX: "auto" });
   });
 
   after(async () => {
@@ -85,6 +86,14 @@ describe("the Nix backend through the server", { skip: (await nixAvailable()).av
     assert.match(build.store_path, /^\/nix\/store\/[0-9a-z]{32}-/);
     assert.ok(build.binary.startsWith(build.store_path));
     assert.match(build.flake_ref, /^git\+file:/);
+    // One compile with one toolchain: the tests ran in the nix build's check phase, and the
+    // host's cargo compiled nothing (every Compiling line is the nix build's own).
+    assert.equal(r.structured.tests.passed, 2);
+    const buildLog = await fs.readFile(path.join(home, "tools", "nixupper", "build.log"), "utf8");
+    const compiles = buildLog.split("\n").filter((l) => /Compiling hello-upper/.test(l));
+    // (lines starting "-- nix build:" are the progress reports of that build)
+    assert.ok(compiles.length > 0 && compiles.every((l) => /hello-upper> |^-- nix build: /.test(l)), compiles.join("\n"));
+    assert.match(buildLog, /hello-upper> test result: ok\. 2 passed/);
     const out = await c.call("nixupper", { args: ["from", "nix"] });
     assert.equal(out.structured.stdout, "FROM NIX\n");
     const flake = await c.client.readResource({ uri: "flakebot://tools/nixupper/flake.nix" });

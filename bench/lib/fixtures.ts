@@ -6,7 +6,7 @@ import { runProcess } from "../../src/exec/process.js";
 import { fixturesDir } from "../../test/helpers/offline.js";
 import type { BenchEnv } from "./env.js";
 
-export type Fixture = "hello" | "clapper";
+export type Fixture = "hello" | "clapper" | "kebab";
 
 /** A fresh copy of a fixture crate at `dest` (no target/, no git). */
 export async function copyFixture(fixture: Fixture, dest: string): Promise<string> {

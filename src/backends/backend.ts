@@ -3,8 +3,9 @@
 // name in model/backends.ts, and its entry in backends/select.ts. Nothing else in the
 // pipeline knows which backend it has.
 import type { Config } from "../config.js";
-import type { BuildInfo, Craft } from "../model/craft.js";
+import type { BuildInfo, Craft, TargetInfo } from "../model/craft.js";
 import type { ToolPaths } from "../state/paths.js";
+import type { TestReader } from "../model/test-run.js";
 import type { BackendName } from "../model/backends.js";
 
 export type { BackendName } from "../model/backends.js";
@@ -16,6 +17,10 @@ export interface BackendContext {
   signal: AbortSignal;
   log(line: string): void;
   progress(message: string): void;
+  /** Crate code runs under Flakebot's sandbox (bwrap present and on). */
+  sandboxed?: boolean;
+  /** Reads the crate's test run out of a build log (the gate's parser, given by the package stage). */
+  readTests?: TestReader;
 }
 
 export interface BackendProbe {
@@ -33,6 +38,8 @@ export interface Backend {
   package(ctx: BackendContext, craft: Craft): Promise<Partial<Craft>>;
   /** Makes an identical earlier build (another tool's) this tool's own, e.g. a GC root. */
   reuse(ctx: BackendContext, build: BuildInfo): Promise<void>;
+  /** Environment additions that give cargo this backend's toolchain (the modify loop's builds). */
+  toolchain?(ctx: BackendContext, target: TargetInfo): Promise<Record<string, string>>;
   /** Removes what this backend made for one tool; returns what it removed. */
   dispose(paths: ToolPaths, craft: Craft | undefined): Promise<string[]>;
 }

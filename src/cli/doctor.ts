@@ -11,7 +11,7 @@ import { runProcess, type RunResult } from "../exec/process.js";
 import { redactSecrets, toolchainEnv } from "../exec/env.js";
 import { providerKind } from "../llm/select.js";
 import { USER_AGENT } from "../sources/cratesio.js";
-import { MIN_NIX, nixAvailable } from "../backends/nix/cli.js";
+import { MIN_NIX, NIX_UPGRADE, nixAvailable, oldNixAdvice } from "../backends/nix/cli.js";
 import { checkSandbox } from "../exec/sandbox.js";
 import { findOnPath } from "../exec/which.js";
 import { compareVersions, versionIn } from "../model/version.js";
@@ -50,7 +50,7 @@ export const FIX = {
   rustDefault: "rustup default stable",
   git: "apt-get install -y git",
   nix: "apt-get install -y nix-bin",
-  nixUpgrade: "curl -L https://nixos.org/nix/install | sh -s -- --no-daemon",
+  nixUpgrade: NIX_UPGRADE,
   flakes: "mkdir -p ~/.config/nix && echo 'experimental-features = nix-command flakes' >> ~/.config/nix/nix.conf",
   bwrap: "apt-get install -y bubblewrap",
 } as const;
@@ -153,7 +153,7 @@ async function checkNix(probe: Probe, config: Config): Promise<DoctorCheck[]> {
       name: "nix",
       status: "warn",
       required: false,
-      detail: `Nix ${shown} (${bin}) is older than ${MIN_NIX}, which current nixpkgs needs: the pinned nixpkgs (${config.nixpkgs}) may refuse to evaluate; upgrade Nix or point FLAKEBOT_NIXPKGS at a nixpkgs this Nix supports`,
+      detail: `Nix ${shown} (${bin}): ${oldNixAdvice(shown)} (FLAKEBOT_NIXPKGS is ${config.nixpkgs})`,
       fix: FIX.nixUpgrade,
     });
   } else {

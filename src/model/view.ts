@@ -56,6 +56,7 @@ export function craftText(craft: Craft): string {
 export function readyMessage(craft: Craft): string {
   const notes: string[] = [];
   if (craft.build?.cached) notes.push("an identical earlier build was reused");
+  if (craft.build?.fallback_reason) notes.push(`built with cargo and NOT reproducible: ${craft.build.fallback_reason}`);
   const t = craft.tests;
   const total = (t?.acceptance_passed ?? 0) + (t?.acceptance_failed ?? 0);
   if (craft.modify?.needed_change === false) notes.push(`no change was needed: all ${total} acceptance test(s) already passed on the upstream binary`);

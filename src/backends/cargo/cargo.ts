@@ -21,6 +21,10 @@ export interface CargoRun {
   signal?: AbortSignal;
   onLine?: (line: string) => void;
   timeoutMs?: number;
+  /** Added to cargo's environment: the flake's toolchain (PATH), the shared compiler cache. */
+  env?: Record<string, string>;
+  /** Directories a sandboxed build may write besides the workspace (the compiler cache). */
+  writable?: string[];
 }
 
 export interface Diagnostic {
@@ -98,7 +102,7 @@ const HOUR = 3_600_000;
  */
 async function cargo(args: string[], run: CargoRun, opts: { network?: boolean } = {}): Promise<RunResult> {
   const places = await cargoPlaces();
-  const env = await cargoEnv(places, { CARGO_TERM_COLOR: "never", CARGO_TERM_PROGRESS_WHEN: "never" });
+  const env = await cargoEnv(places, { CARGO_TERM_COLOR: "never", CARGO_TERM_PROGRESS_WHEN: "never", ...run.env });
   const crateDir = path.resolve(run.cwd);
   if (env.CARGO_TARGET_DIR) env.CARGO_TARGET_DIR = path.resolve(crateDir, env.CARGO_TARGET_DIR);
   const offline = run.sandbox && !opts.network && !args.includes("--offline") ? ["--offline"] : [];
@@ -112,6 +116,7 @@ async function cargo(args: string[], run: CargoRun, opts: { network?: boolean } 
         hide: [places.stateHome],
         network: opts.network ? "host" : "none",
         readOnly: opts.network ? resolverDirs() : [],
+        writable: run.writable,
       })
     : cargoArgv;
   return runProcess(argv, {

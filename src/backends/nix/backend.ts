@@ -1,12 +1,13 @@
 // The Nix backend: a flake per tool, built with `nix build` into a GC root.
 import fs from "node:fs/promises";
 import type { Backend } from "../backend.js";
-import { addGcRoot, disposeNix, nixAvailable, nixPackage } from "./nix.js";
+import { addGcRoot, disposeNix, nixAvailable, nixPackage, nixToolchain } from "./nix.js";
 
 export const nixBackend: Backend = {
   name: "nix",
   probe: (signal) => nixAvailable(signal),
   package: nixPackage,
+  toolchain: nixToolchain,
   async reuse(ctx, build) {
     if (build.store_path) await addGcRoot(build.store_path, ctx.paths.gcroot, ctx.signal);
   },

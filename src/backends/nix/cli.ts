@@ -14,14 +14,21 @@ export const MIN_NIX_FOR_FLAKES = "2.4";
 export const MIN_NIX = "2.18";
 /** The newest nixpkgs release that still evaluates with a Nix older than 2.18. */
 export const NIXPKGS_FOR_OLD_NIX = "github:NixOS/nixpkgs/nixos-25.05";
+/** How to get a newer Nix than a distribution ships (Debian's nix-bin is 2.8). */
+export const NIX_UPGRADE = "curl -L https://nixos.org/nix/install | sh -s -- --no-daemon";
 
 export const INSTALL_HINT =
   "install Nix (https://nixos.org/download, or `apt-get install nix-bin` on Debian and Ubuntu), or set FLAKEBOT_BACKEND=cargo";
 
 export type NixRun = Omit<RunOptions, "kind">;
 
+/** The argv of a nix command, flakes switched on. */
+export function nixArgv(args: string[]): string[] {
+  return ["nix", ...FEATURES, ...args];
+}
+
 export function runNix(args: string[], opts: NixRun): Promise<RunResult> {
-  return runProcess(["nix", ...FEATURES, ...args], {
+  return runProcess(nixArgv(args), {
     maxOutputBytes: 4 * 1024 * 1024,
     ...opts,
     kind: "nix",
@@ -76,6 +83,16 @@ export async function nixAvailable(signal?: AbortSignal, env: Record<string, str
 const BRANCH = /nix(?:os|pkgs)-(\d{2})\.(\d{2})/;
 const ROLLING = /(?:nixos|nixpkgs)-unstable|nixpkgs\/master\b|^(?:flake:)?nixpkgs$/;
 
+/** What to do when the installed Nix is older than a nixpkgs needs. */
+export function oldNixAdvice(nixVersion: string | undefined, required = MIN_NIX, who = "nixpkgs 25.11 and later"): string {
+  const installed = nixVersion ? `Nix ${nixVersion} is installed` : "the installed Nix is";
+  return (
+    `${who} needs Nix ${required} or newer; ${installed}, older than ${required}: ` +
+    `upgrade Nix, or set FLAKEBOT_NIXPKGS=${NIXPKGS_FOR_OLD_NIX} (the last nixpkgs release that supports an older Nix); ` +
+    `to upgrade a single-user Nix: ${NIX_UPGRADE}`
+  );
+}
+
 /**
  * A message when the nixpkgs ref is known to need a newer Nix than the installed one
  * (release 25.11 and later, or a rolling branch), else undefined. Refs it cannot
@@ -85,15 +102,20 @@ export function nixpkgsIncompatibility(nixVersion: string, nixpkgs: string): str
   if (compareVersions(nixVersion, MIN_NIX) >= 0) return undefined;
   const branch = BRANCH.exec(nixpkgs);
   const tooNew = branch ? Number(branch[1]) * 100 + Number(branch[2]) >= 2511 : ROLLING.test(nixpkgs);
-  return tooNew
-    ? `nixpkgs ${nixpkgs} needs Nix ${MIN_NIX} or newer and Nix ${nixVersion} is installed: ` +
-      `upgrade Nix, or set FLAKEBOT_NIXPKGS=${NIXPKGS_FOR_OLD_NIX} (the last nixpkgs release that supports it)`
-    : undefined;
+  return tooNew ? `${oldNixAdvice(nixVersion, MIN_NIX, `nixpkgs ${nixpkgs}`)}` : undefined;
 }
 
-/** nixpkgs' own refusal of an old Nix in a nix error ("requires Nix >= 2.18.0"), in words; else undefined. */
-export function nixpkgsRefusal(output: string): string | undefined {
-  const m = /requires Nix >= ?([\d.]+)/.exec(output);
-  if (!m) return undefined;
-  return `the nixpkgs in use refuses this Nix (it requires Nix >= ${m[1]}): upgrade Nix, or set FLAKEBOT_NIXPKGS=${NIXPKGS_FOR_OLD_NIX}`;
+// nixpkgs' refusals of an old Nix, before and since 25.11 (lib/minver.nix, default.nix).
+const REFUSALS = [
+  /requires Nix >= ?([\d.]+\d)/,
+  /requires an implementation of Nix with the following features:[\s\S]*?builtins\.nixVersion`? reports at least ([\d.]+\d)/,
+];
+
+/** nixpkgs' own refusal of the installed Nix in a nix error, in words; else undefined. */
+export function nixpkgsRefusal(output: string, nixVersion?: string): string | undefined {
+  for (const pattern of REFUSALS) {
+    const m = pattern.exec(output);
+    if (m) return `the nixpkgs in use refuses this Nix (it requires Nix >= ${m[1]}): ${oldNixAdvice(nixVersion, m[1], "it")}`;
+  }
+  return undefined;
 }

@@ -21,23 +21,38 @@ export interface FlakeData {
   /** The package's directory relative to `root` (buildAndTestSubdir); "" when it is the root package. */
   subdir: string;
   cargoBuildFlags: string[];
+  /** Arguments for the test binaries: `--skip` for upstream tests that failed before any change. */
+  checkFlags: string[];
+  /** Git dependencies pinned by the NAR hash of their tree (`name-version` -> SRI hash). */
+  outputHashes: Record<string, string>;
   /** openssl-sys in Cargo.lock: openssl as a build input and pkg-config to find it. */
   openssl: boolean;
   pkgConfig: boolean;
 }
 
-// Nix requires flake inputs to be literals, so the default pin is written here and any
-// other FLAKEBOT_NIXPKGS is applied with `nix flake lock --override-input` (flake.lock
-// then pins what was used). Guard the one value that is not part of this file's text.
-if (!/^[A-Za-z0-9:/._?=&+-]+$/.test(DEFAULT_NIXPKGS)) {
+// Nix requires flake inputs and nixConfig to be literals, so the default pin and the binary
+// cache are written here; any other FLAKEBOT_NIXPKGS is applied with `nix flake lock
+// --override-input` (flake.lock then pins what was used). Guard the values that are not part
+// of this file's text: they come from the operator's configuration, never from a crate.
+const PLAIN_REF = /^[A-Za-z0-9:/._?=&+%@~-]+$/;
+if (!PLAIN_REF.test(DEFAULT_NIXPKGS)) {
   throw new Error(`DEFAULT_NIXPKGS "${DEFAULT_NIXPKGS}" is not a plain flake reference`);
 }
 
-export const FLAKE_NIX = `{
+/** The nixConfig line for FLAKEBOT_NIX_CACHE (so `nix build` of the flake offers to use it). */
+function nixConfigLine(cache: string | undefined): string {
+  if (!cache) return "";
+  if (!PLAIN_REF.test(cache)) throw new Error(`FLAKEBOT_NIX_CACHE "${cache}" is not a plain store URL: use letters, digits and :/._?=&+%@~- only`);
+  return `\n  nixConfig.extra-substituters = [ "${cache}" ];\n`;
+}
+
+/** flake.nix: constant but for the binary cache (FLAKEBOT_NIX_CACHE), when there is one. */
+export function flakeNix(cache?: string): string {
+  return `{
   description = "A command-line tool packaged by Flakebot; what varies is in flakebot.json";
 
   inputs.nixpkgs.url = "${DEFAULT_NIXPKGS}";
-
+${nixConfigLine(cache)}
   outputs = { self, nixpkgs }:
     let
       cfg = builtins.fromJSON (builtins.readFile ./flakebot.json);
@@ -50,15 +65,17 @@ export const FLAKE_NIX = `{
         pname = cfg.pname;
         version = cfg.version;
         inherit src;
-        # No vendor hash to compute ahead of time: dependencies come from Cargo.lock.
+        # Every dependency is fetched by its hash: crates by their Cargo.lock checksum,
+        # git dependencies by the tree hashes Flakebot computed when it crafted the tool.
         cargoLock = {
           lockFile = "\${src}/Cargo.lock";
-          allowBuiltinFetchGit = true;
+          outputHashes = cfg.outputHashes;
         };
         buildAndTestSubdir = if cfg.subdir == "" then null else cfg.subdir;
         cargoBuildFlags = cfg.cargoBuildFlags;
-        # The tests ran when the tool was crafted; many upstream suites need a network.
-        doCheck = false;
+        # The crate's tests gate the tool: they run here, with this flake's toolchain.
+        doCheck = true;
+        checkFlags = cfg.checkFlags;
         nativeBuildInputs = lib.optionals cfg.pkgConfig [ pkgs.pkg-config ];
         buildInputs = lib.optionals cfg.openssl [ pkgs.openssl ];
         meta.mainProgram = cfg.bin;
@@ -72,9 +89,19 @@ export const FLAKE_NIX = `{
           program = "\${self.packages.\${system}.default}/bin/\${cfg.bin}";
         };
       });
+      # The build runs the test suite (doCheck), so the package is the check.
+      checks = forAllSystems (system: pkgs: { default = self.packages.\${system}.default; });
+      # The toolchain the package builds with, for \`nix develop\` and Flakebot's modify loop.
+      devShells = forAllSystems (system: pkgs: {
+        default = pkgs.mkShell { inputsFrom = [ self.packages.\${system}.default ]; };
+      });
     };
 }
 `;
+}
+
+/** The flake.nix without a binary cache. */
+export const FLAKE_NIX = flakeNix();
 
 /** True when Cargo.lock has a package named openssl-sys. */
 export function needsOpenssl(cargoLock: string): boolean {
@@ -89,7 +116,12 @@ function slashes(rel: string): string {
  * The JSON data for a target. `root` is the Cargo workspace root relative to the
  * repository and `subdir` the package's directory relative to that root.
  */
-export function flakeData(target: TargetInfo, layout: { root: string; subdir: string }, cargoLock: string): FlakeData {
+export function flakeData(
+  target: TargetInfo,
+  layout: { root: string; subdir: string },
+  cargoLock: string,
+  pins: { knownFailures?: string[]; outputHashes?: Record<string, string> } = {},
+): FlakeData {
   const openssl = needsOpenssl(cargoLock);
   return {
     pname: target.package,
@@ -98,14 +130,31 @@ export function flakeData(target: TargetInfo, layout: { root: string; subdir: st
     root: slashes(layout.root),
     subdir: slashes(layout.subdir),
     cargoBuildFlags: ["--bin", target.bin, ...(target.features?.length ? ["--features", target.features.join(",")] : [])],
+    checkFlags: checkFlags(pins.knownFailures ?? []),
+    outputHashes: pins.outputHashes ?? {},
     openssl,
     pkgConfig: openssl,
   };
 }
 
+/**
+ * libtest's arguments in the check phase: plain verdicts (Nix gives builders a terminal, and
+ * its log filter leaves pieces of colour codes), and `--skip` for exactly these tests
+ * (gate ids; without --exact, --skip matches substrings).
+ */
+export function checkFlags(skip: string[]): string[] {
+  return ["--color", "never", ...(skip.length ? ["--exact", ...skip.flatMap((id) => ["--skip", libtestName(id)])] : [])];
+}
+
+/** A gate test id (`target::name`, the target a path or "doc-tests") -> libtest's own name. */
+function libtestName(id: string): string {
+  const at = id.indexOf("::");
+  return at < 0 ? id : id.slice(at + 2);
+}
+
 /** Writes flake.nix and flakebot.json at the repository root `dir`. */
-export async function writeFlakeFiles(dir: string, data: FlakeData): Promise<void> {
+export async function writeFlakeFiles(dir: string, data: FlakeData, cache?: string): Promise<void> {
   // A source may have committed either as a link to a host file: replace, never write through.
-  await writeFileNoFollow(dir, FLAKE_FILE, FLAKE_NIX);
+  await writeFileNoFollow(dir, FLAKE_FILE, flakeNix(cache));
   await writeFileNoFollow(dir, DATA_FILE, JSON.stringify(data, null, 2) + "\n");
 }

@@ -6,6 +6,7 @@ import { rootCause } from "../build-failure.js";
 import { readRegularFile } from "../../exec/safe-fs.js";
 import fs from "node:fs/promises";
 import { existsSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { BackendContext } from "../backend.js";
@@ -13,11 +14,19 @@ import { CraftError } from "../../model/errors.js";
 import type { BuildInfo, Craft, TargetInfo } from "../../model/craft.js";
 import { cargoMetadata, generateLockfile } from "../cargo/cargo.js";
 import { DATA_FILE, FLAKE_FILE, LOCK_FILE, flakeData, writeFlakeFiles, type FlakeData } from "./flake-files.js";
+import { irreproducibleLock, reviewLock } from "./cargo-lock.js";
+import { gitOutputHashes } from "./git-hashes.js";
+import { confinedNixArgv, nixConfinement, type NixConfinement } from "./sandbox.js";
+import { flakeToolchainEnv } from "./toolchain.js";
+import type { CheckRun, TestReader } from "../../model/test-run.js";
+import { runProcess } from "../../exec/process.js";
+import { toolchainEnv } from "../../exec/env.js";
 import {
   INSTALL_HINT,
   failureText,
   nixAvailable,
   nixpkgsIncompatibility,
+  nixArgv,
   nixpkgsRefusal,
   outputTail,
   runNix,
@@ -26,6 +35,7 @@ import { runGit, treeHash } from "../../sources/git.js";
 import { buildKey, recordBuild } from "../cache.js";
 import { inside } from "../../state/paths.js";
 import { log } from "../../log.js";
+import { DEFAULT_NIXPKGS } from "../../config.js";
 
 export { nixAvailable, nixpkgsIncompatibility, type NixStatus } from "./cli.js";
 
@@ -43,6 +53,12 @@ export interface FlakeOptions {
   target: TargetInfo;
   /** The nixpkgs flake reference to lock (FLAKEBOT_NIXPKGS). */
   nixpkgs: string;
+  /** Upstream tests that failed before any change: the check phase skips them. */
+  knownFailures?: string[];
+  /** FLAKEBOT_NIX_CACHE, offered to users of the flake as a substituter. */
+  cache?: string;
+  /** Where git dependencies are fetched to compute their hashes (default: the OS temp dir). */
+  scratch?: string;
   signal?: AbortSignal;
   log?: LogFn;
 }
@@ -80,6 +96,28 @@ async function commitFiles(workspace: string, files: string[], message: string, 
   const staged = await runGit(workspace, ["diff", "--cached", "--name-only"], { signal });
   if (staged.trim()) await runGit(workspace, ["commit", "--quiet", "--no-verify", "-m", message], { signal });
   return (await runGit(workspace, ["rev-parse", "HEAD"], { signal })).trim();
+}
+
+interface LockNode {
+  locked?: { type?: string; url?: string };
+}
+
+/** Whether flake.lock pins nixpkgs to something only this machine has (a path, a file:// URL). */
+export async function locksLocalNixpkgs(workspace: string): Promise<boolean> {
+  const lock = JSON.parse(await fs.readFile(path.join(workspace, LOCK_FILE), "utf8")) as { nodes?: Record<string, LockNode> };
+  const locked = lock.nodes?.nixpkgs?.locked;
+  return locked?.type === "path" || (locked?.url ?? "").startsWith("file:");
+}
+
+/**
+ * The commit a fork gets: the flake's own, unless its flake.lock pins a local nixpkgs; then
+ * a commit without flake.lock, so that elsewhere nix locks the portable nixpkgs flake.nix names.
+ */
+async function portableCommit(flake: PreparedFlake, signal?: AbortSignal): Promise<string> {
+  if (!(await locksLocalNixpkgs(flake.workspace))) return flake.commit;
+  await runGit(flake.workspace, ["rm", "--quiet", "--cached", "--", LOCK_FILE], { signal });
+  await fs.rm(path.join(flake.workspace, LOCK_FILE), { force: true });
+  return commitFiles(flake.workspace, [], `flake.lock removed for the fork: it pinned a local nixpkgs; nix locks the nixpkgs flake.nix names (${DEFAULT_NIXPKGS})`, signal);
 }
 
 async function currentBranch(workspace: string): Promise<string | undefined> {
@@ -133,8 +171,18 @@ export async function prepareFlake(opts: FlakeOptions): Promise<PreparedFlake> {
   const cargoLock = await readRegularFile(cargoRoot, "Cargo.lock").catch((err: Error) => {
     throw new CraftError("package", `Cargo.lock cannot be read: ${err.message}`);
   });
-  const data = flakeData(target, { root, subdir }, cargoLock.toString("utf8"));
-  await writeFlakeFiles(workspace, data);
+  const lockText = cargoLock.toString("utf8");
+  const review = reviewLock(lockText);
+  if (review.problems.length) throw new CraftError("package", irreproducibleLock(review.problems));
+  let outputHashes: Record<string, string> = {};
+  if (review.git.length) {
+    say(`pinning ${review.git.length} git dependenc${review.git.length === 1 ? "y" : "ies"} by the hash of their tree`);
+    outputHashes = await gitOutputHashes(review.git, opts.scratch ?? os.tmpdir(), signal).catch((err: Error) => {
+      throw new CraftError("package", err.message);
+    });
+  }
+  const data = flakeData(target, { root, subdir }, lockText, { knownFailures: opts.knownFailures, outputHashes });
+  await writeFlakeFiles(workspace, data, opts.cache);
   // A lock from upstream's own flake would keep inputs and pins that are not ours.
   await fs.rm(path.join(workspace, LOCK_FILE), { force: true });
   const cargoLockRel = path.join(root, "Cargo.lock");
@@ -166,10 +214,28 @@ export interface NixBuildOptions {
   gcroot: string;
   /** BuildInfo.key; defaults to the tree hash of the flake's commit. */
   key?: string;
+  /** How the crate's code is confined (nixConfinement); default: Nix's sandbox is trusted. */
+  confinement?: NixConfinement;
+  /** Directories a bwrap around nix hides (FLAKEBOT_HOME). */
+  hide?: string[];
+  /** Reads the check phase's test run from the build log; without it no tests are counted. */
+  readTests?: TestReader;
   signal?: AbortSignal;
   log?: LogFn;
   progress?: (message: string) => void;
   timeoutMs?: number;
+}
+
+/** A build that failed in its check phase: the crate's own tests failed under Nix. */
+export class ChecksFailed extends CraftError {
+  constructor(
+    readonly run: CheckRun,
+    output: string,
+  ) {
+    const what = run.failures.length ? `${run.failures.length} test(s) failed: ${run.failures.join(", ")}` : "the tests did not compile or run";
+    super("test", `the crate's tests failed in the Nix build's check phase: ${what}\n${output}`);
+    this.name = "ChecksFailed";
+  }
 }
 
 function buildFailure(text: string, flake: PreparedFlake): string {
@@ -197,37 +263,81 @@ async function alreadyBuilt(installable: string, opts: NixBuildOptions, cwd: str
 function progressFromLog(progress?: (m: string) => void): LogFn {
   let last = 0;
   return (line) => {
-    if (!progress || !/\b(Compiling|building ')/.test(line)) return;
+    if (!progress || !/\b(Compiling|Running|building ')/.test(line)) return;
     const now = Date.now();
     if (now - last < 1000) return;
     last = now;
-    progress(`nix build: ${line.replace(/^\S+>\s*/, "").trim().slice(0, 160)}`);
+    progress(`nix build: ${line.slice(0, 160)}`);
   };
 }
 
-/** `nix build <ref>#default` into the GC root; the binary runs from the store path. */
-export async function buildFlake(flake: PreparedFlake, opts: NixBuildOptions): Promise<BuildInfo> {
+/** `--print-build-logs` prefixes each line of a builder's output with "<name>> ". */
+const LOG_PREFIX = /^[\w.+-]+> ?/;
+/** The builder's output kept for reading the test run (libtest's lines are short). */
+const TEST_LOG_CHARS = 16 * 1024 * 1024;
+
+/** Nix gives builders a terminal, so libtest colours its verdicts: drop the escape codes. */
+function stripTerminal(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\x1b(?:\[[0-9;?]*[A-Za-z]|\([A-Z0-9])/g, "");
+}
+
+export interface FlakeBuild {
+  build: BuildInfo;
+  /** The check phase's test run, read from the build log (undefined when the build was reused). */
+  tests?: CheckRun;
+}
+
+/**
+ * `nix build <ref>#default` into the GC root, the crate's tests running in its check phase;
+ * the binary runs from the store path. A failing check phase throws ChecksFailed.
+ */
+export async function buildFlake(flake: PreparedFlake, opts: NixBuildOptions): Promise<FlakeBuild> {
   const installable = `${flake.ref}#default`;
   const cwd = flake.workspace;
   const cached = await alreadyBuilt(installable, opts, cwd);
   await fs.mkdir(path.dirname(opts.gcroot), { recursive: true });
   const say = opts.log ?? (() => {});
   const report = progressFromLog(opts.progress);
-  const r = await runNix(["build", installable, "--out-link", opts.gcroot, "--json", "--print-build-logs"], {
+  const confined = opts.confinement?.kind === "bwrap";
+  // Under bwrap the GC root is made afterwards, outside: the tool's directory stays read-only to the build.
+  let argv = nixArgv(["build", installable, ...(confined ? ["--no-link"] : ["--out-link", opts.gcroot]), "--json", "--print-build-logs"]);
+  let env = toolchainEnv();
+  if (confined) {
+    argv = confinedNixArgv(argv, { workspace: cwd, hide: opts.hide ?? [] });
+    // The home directory is hidden: Nix keeps its caches on the sandbox's own /tmp.
+    env = { ...env, XDG_CACHE_HOME: "/tmp/nix-cache", HOME: "/tmp" };
+  }
+  const builderLog: string[] = [];
+  let kept = 0;
+  const r = await runProcess(argv, {
+    kind: "nix",
     cwd,
+    env,
     timeoutMs: opts.timeoutMs ?? BUILD_TIMEOUT_MS,
     signal: opts.signal,
     maxOutputBytes: 8 * 1024 * 1024,
     onLine: (line, stream) => {
-      if (stream === "stderr") {
-        say(line);
-        report(line);
+      if (stream !== "stderr") return;
+      say(line);
+      const text = stripTerminal(line.replace(LOG_PREFIX, ""));
+      report(text);
+      if (kept < TEST_LOG_CHARS && LOG_PREFIX.test(line)) {
+        builderLog.push(text);
+        kept += text.length;
       }
     },
   });
   if (r.aborted) throw new CraftError("package", "the nix build was cancelled");
   if (r.timedOut) throw new CraftError("package", `the nix build timed out after ${Math.round((opts.timeoutMs ?? BUILD_TIMEOUT_MS) / MINUTE)} minutes`);
-  if (r.exitCode !== 0) throw new CraftError("package", buildFailure(outputTail(r, 40), flake));
+  const log = builderLog.join("\n");
+  const tests = cached || !opts.readTests ? undefined : opts.readTests(log.slice(Math.max(0, log.lastIndexOf("Executing cargoCheckHook"))));
+  if (r.exitCode !== 0) {
+    // The check phase failed: tests failed, or it ended before any test binary reported.
+    const checking = log.includes("Executing cargoCheckHook") && !log.includes("Executing cargoInstallHook");
+    if (checking && tests && (tests.failed > 0 || tests.suites === 0)) throw new ChecksFailed(tests, outputTail(r, 40));
+    throw new CraftError("package", buildFailure(outputTail(r, 40), flake));
+  }
 
   let storePath: string | undefined;
   try {
@@ -236,6 +346,7 @@ export async function buildFlake(flake: PreparedFlake, opts: NixBuildOptions): P
     // reported below
   }
   if (!storePath) throw new CraftError("package", `nix build succeeded but did not report its output path: ${r.stdout.slice(0, 500)}`);
+  if (confined) await addGcRoot(storePath, opts.gcroot, opts.signal);
   const binary = path.join(storePath, "bin", flake.data.bin);
   try {
     await fs.access(binary, fs.constants.X_OK);
@@ -246,7 +357,7 @@ export async function buildFlake(flake: PreparedFlake, opts: NixBuildOptions): P
       `the nix build has no bin/${flake.data.bin} (it installed: ${built.join(", ") || "nothing"}): name the binary target with "bin"`,
     );
   }
-  return {
+  const build: BuildInfo = {
     backend: "nix",
     reproducible: true,
     flake_ref: flake.ref,
@@ -256,6 +367,7 @@ export async function buildFlake(flake: PreparedFlake, opts: NixBuildOptions): P
     cached,
     key: opts.key ?? `nix-${await treeHash(flake.workspace)}`,
   };
+  return { build, tests };
 }
 
 /** `nix copy --to <cache> <path>` (FLAKEBOT_NIX_CACHE): true when it worked; a failure is logged. */
@@ -294,9 +406,16 @@ export async function disposeNix(gcroot: string, storePath?: string): Promise<st
   return removed;
 }
 
+/** Upstream tests that failed before any change (the gate's baseline), when it ran. */
+function knownFailures(craft: Craft): string[] {
+  return craft.tests?.known_failures ?? [];
+}
+
 /**
- * The Nix backend's package stage (it replaces cargoPackage): flake, nix build, optional
- * binary cache push, and the build recorded in the build cache under the craft's key.
+ * The Nix backend's package stage: flake, one nix build that compiles and tests the crate
+ * with the flake's toolchain, optional binary cache push, and the build recorded in the
+ * build cache under the craft's key. For an unmodified crate whose upstream tests fail, the
+ * failing tests are its baseline: they are skipped (checkFlags) and reported as known.
  */
 export async function nixPackage(ctx: BackendContext, craft: Craft): Promise<Partial<Craft>> {
   const target = craft.target;
@@ -305,20 +424,73 @@ export async function nixPackage(ctx: BackendContext, craft: Craft): Promise<Par
   if (!nix.available) throw new CraftError("package", nix.reason ?? `nix is not usable: ${INSTALL_HINT}`);
   const incompatible = nixpkgsIncompatibility(nix.version!, ctx.config.nixpkgs);
   if (incompatible) throw new CraftError("package", incompatible);
+  const confinement = await nixConfinement(ctx.config.sandbox === "off" ? "off" : !!ctx.sandboxed, ctx.signal);
+  if (confinement.kind === "refused") throw new CraftError("package", confinement.reason);
+  if (confinement.kind === "none") ctx.log("FLAKEBOT_SANDBOX=off and the Nix sandbox is off: the crate's build scripts and tests run unconfined");
 
   // The key of the tree as the build stage saw it, before the flake files are committed.
   const key = craft.build?.key ?? buildKey(await treeHash(ctx.paths.workspace), target, "nix");
-  ctx.progress("writing flake.nix and locking nixpkgs");
-  const flake = await prepareFlake({ workspace: ctx.paths.workspace, target, nixpkgs: ctx.config.nixpkgs, signal: ctx.signal, log: ctx.log });
-  ctx.log(`flake committed as ${flake.commit}${flake.lockGenerated ? " (with a generated Cargo.lock)" : ""}`);
-  ctx.progress(`nix build ${flake.ref}#default`);
-  let build = await buildFlake(flake, { gcroot: ctx.paths.gcroot, key, signal: ctx.signal, log: ctx.log, progress: ctx.progress });
+  let known = knownFailures(craft);
+  const attempt = async () => {
+    ctx.progress("writing flake.nix and locking nixpkgs");
+    const flake = await prepareFlake({
+      workspace: ctx.paths.workspace,
+      target,
+      nixpkgs: ctx.config.nixpkgs,
+      knownFailures: known,
+      cache: ctx.config.nixCache,
+      scratch: ctx.paths.scratch,
+      signal: ctx.signal,
+      log: ctx.log,
+    });
+    ctx.log(`flake committed as ${flake.commit}${flake.lockGenerated ? " (with a generated Cargo.lock)" : ""}`);
+    ctx.progress(`nix build ${flake.ref}#default (compiles and runs the tests)`);
+    const built = await buildFlake(flake, {
+      gcroot: ctx.paths.gcroot,
+      key,
+      confinement,
+      hide: [ctx.config.home],
+      readTests: ctx.readTests,
+      signal: ctx.signal,
+      log: ctx.log,
+      progress: ctx.progress,
+    });
+    return { flake, ...built };
+  };
+  let outcome: Awaited<ReturnType<typeof attempt>>;
+  try {
+    outcome = await attempt();
+  } catch (err) {
+    const unchanged = !craft.modify && known.length === 0;
+    if (!(err instanceof ChecksFailed) || !unchanged || err.run.failures.length === 0) throw err;
+    known = err.run.failures;
+    ctx.log(`upstream tests that fail before any change (skipped in the check phase, reported as known failures): ${known.join(", ")}`);
+    outcome = await attempt();
+  }
+  let build = outcome.build;
   if (build.cached) ctx.log(`${build.store_path} was already in the Nix store: reused`);
   if (ctx.config.nixCache) await pushToCache(build.store_path!, ctx.config.nixCache, { signal: ctx.signal, log: ctx.log });
-  const shared = craft.source?.fork ? forkFlakeRef(craft.source.fork, flake.commit, flake.branch) : undefined;
+  const shared = craft.source?.fork ? forkFlakeRef(craft.source.fork, await portableCommit(outcome.flake, ctx.signal), outcome.flake.branch) : undefined;
   if (shared) build = { ...build, flake_ref: shared };
-  await recordBuild(ctx.config.home, key, { build, tests: craft.tests });
-  return { build };
+  const run = outcome.tests;
+  const tests = {
+    acceptance_passed: 0,
+    acceptance_failed: 0,
+    ...craft.tests,
+    ...(run ? { passed: run.passed, failed: 0 } : { passed: craft.tests?.passed ?? 0, failed: 0 }),
+    ...(known.length ? { known_failures: known } : {}),
+  };
+  await recordBuild(ctx.config.home, key, { build, tests });
+  return { build, tests };
+}
+
+/** The flake's toolchain for cargo (the modify loop): its dev shell's PATH before the host's. */
+export async function nixToolchain(ctx: BackendContext, target: TargetInfo): Promise<Record<string, string>> {
+  const { cargoRoot } = await cargoLayout(ctx.paths.workspace, target, ctx.signal);
+  ctx.progress("getting the flake's toolchain (nix print-dev-env)");
+  const env = await flakeToolchainEnv({ cargoRoot, target, nixpkgs: ctx.config.nixpkgs, dir: path.join(ctx.paths.dir, "toolchain-flake"), signal: ctx.signal });
+  ctx.log(`cargo runs with the flake's toolchain: PATH=${env.PATH}`);
+  return env;
 }
 
 /**

@@ -17,6 +17,7 @@ import { applyEdits, EditRejected, EditSchema } from "../../guard/edits.js";
 import { scanTests, testCodeChanges, testCodeRefusal } from "../../guard/tests.js";
 import { baselineOf, failingProblem, judgeRun, knownFailures, missingProblem, testsToFix } from "../../guard/test-gate.js";
 import { acceptanceOf, acceptanceReport, buildAndTest, buildReport, testReport, type CheckSetup } from "../checks.js";
+import { craftCargoRun } from "../cargo-run.js";
 import { cargoMetadata, hasLockfile, selectTarget, type CargoRun } from "../../backends/cargo/cargo.js";
 import { commitAll, diffSince, headCommit, runGit } from "../../sources/git.js";
 import { askJson, LlmMeter, StructuredAnswerError } from "../../llm/structured.js";
@@ -158,7 +159,11 @@ export function createModify(options: ModifyOptions = {}): StageFn {
     });
     const target = craft.target ?? resolved.target;
     const acceptance = craft.acceptance ?? plan?.acceptance ?? [];
-    const setup: CheckSetup = { target, run, acceptance, scratch: ctx.paths.scratch, sandboxed: ctx.sandboxed ?? false };
+    // The loop's builds use the backend's toolchain (the flake's, with Nix) and the shared compiler cache.
+    const checkRun = await craftCargoRun(ctx, target, run.onLine!).catch((err: Error) => {
+      throw new CraftError("modify", `cannot get the ${ctx.backend?.name ?? "build"} toolchain for the changes: ${err.message}; or set FLAKEBOT_BACKEND=cargo`);
+    });
+    const setup: CheckSetup = { target, run: checkRun, acceptance, scratch: ctx.paths.scratch, sandboxed: ctx.sandboxed ?? false };
     const startHead = await headCommit(workspace);
     const base = craft.source?.base ?? startHead;
     const meter = new LlmMeter(llm, craft.llm);

@@ -3,18 +3,34 @@
 import { type StageFn } from "../context.js";
 import { CraftError } from "../../model/errors.js";
 import { cargoBackend } from "../../backends/cargo/backend.js";
+import { buildStage } from "./build.js";
+import { testStage } from "./test.js";
+import { countResults, parseTestRun, testResults } from "../../guard/test-report.js";
+import type { CheckRun } from "../../model/test-run.js";
+
+/** The gate's reading of a build log's test run, as the Nix backend counts it. */
+export function readCheckPhase(output: string): CheckRun {
+  const run = parseTestRun(output);
+  const failures = [...testResults(run)].filter(([, result]) => result === "failed").map(([id]) => id);
+  return { ...countResults(run), failures, suites: run.targets.filter((t) => t.finished).length };
+}
 
 export const packageStage: StageFn = async (ctx, craft) => {
   const backend = ctx.backend ?? cargoBackend;
   try {
-    return await backend.package(ctx, craft);
+    return await backend.package({ ...ctx, readTests: readCheckPhase }, craft);
   } catch (err) {
     const fallback = ctx.fallback;
-    if (!fallback || ctx.signal.aborted || !(err instanceof CraftError)) throw err;
+    // Failing tests are the crate's, whichever backend runs them: no fallback for those.
+    if (!fallback || ctx.signal.aborted || !(err instanceof CraftError) || err.stage !== "package") throw err;
     const reason = err.message.split("\n")[0].slice(0, 500);
     ctx.log(`${backend.name} build failed; falling back to the ${fallback.name} build (not reproducible): ${err.message}`);
     ctx.progress(`${backend.name} build failed: packaging the ${fallback.name} build instead (flagged as not reproducible)`);
-    const packaged = await fallback.package(ctx, { ...craft, build: { ...craft.build!, backend: fallback.name } });
-    return { build: { ...packaged.build!, backend: fallback.name, reproducible: false, fallback_reason: reason } };
+    // The Nix backend compiled nothing on the host: the fallback builds and tests first.
+    const instead = { ...ctx, backend: fallback, fallback: undefined };
+    let record = { ...craft, ...(await buildStage(instead, craft)) };
+    if (!record.build?.cached) record = { ...record, ...(await testStage(instead, record)) };
+    const packaged = record.build?.cached ? record : { ...record, ...(await fallback.package(instead, record)) };
+    return { tests: packaged.tests, build: { ...packaged.build!, backend: fallback.name, reproducible: false, fallback_reason: reason } };
   }
 };

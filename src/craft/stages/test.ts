@@ -1,6 +1,7 @@
 // test: the crate's own tests (`cargo test --release`, sandboxed) under the change gate:
 // every upstream test that passed before any change still runs and passes.
 import { type StageFn } from "../context.js";
+import { craftCargoRun } from "../cargo-run.js";
 import { CraftError } from "../../model/errors.js";
 import { cargoTest } from "../../backends/cargo/cargo.js";
 import { describeErrors, needTarget } from "./build-errors.js";
@@ -9,8 +10,10 @@ import { readTests } from "../checks.js";
 
 export const testStage: StageFn = async (ctx, craft) => {
   const target = needTarget(craft);
+  // With Nix the tests run in the nix build's check phase (package), with the flake's toolchain.
+  if (ctx.backend?.name === "nix") return {};
   ctx.progress(`cargo test --release (${target.package})`);
-  const outcome = readTests(await cargoTest(target, { cwd: ctx.paths.workspace, signal: ctx.signal, sandbox: ctx.sandboxed, onLine: (l) => ctx.log(l) }));
+  const outcome = readTests(await cargoTest(target, await craftCargoRun(ctx, target, (l) => ctx.log(l))));
   if (!outcome.ok && outcome.run.targets.length === 0) {
     throw new CraftError("test", `cargo test: the tests did not compile or run\n${describeErrors(outcome.diagnostics, outcome.output)}`);
   }

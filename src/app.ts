@@ -3,6 +3,7 @@
 // nothing of MCP: the server listens to its events ("ready", "removed", "update").
 import { EventEmitter } from "node:events";
 import fs from "node:fs/promises";
+import { existsSync } from "node:fs";
 import { diffSince } from "./sources/git.js";
 import type { Config } from "./config.js";
 import { log } from "./log.js";
@@ -21,6 +22,7 @@ import { readyMessage } from "./model/view.js";
 import { requestProblem } from "./model/request.js";
 import { ArgumentsTooLong, invokeBinary, type InvokeInput, type InvokeOutput } from "./exec/invoke.js";
 import { findBwrap, rootsAccess, sandboxEnabled } from "./exec/sandbox.js";
+import { hiddenNote, hiddenPaths } from "./exec/visible.js";
 import { killAllChildren } from "./exec/process.js";
 import { alive, killProcessesUnder, selfRef } from "./exec/procs.js";
 import { readRegularFile, UnsafePathError } from "./exec/safe-fs.js";
@@ -399,20 +401,23 @@ ${reason}` : reason;
     const problem = await manifestProblem(this.config.home, craft);
     if (problem) throw new UserError(await this.quarantine(name, problem));
     const paths = this.store.paths(name);
+    const granted = this.config.sandboxRead.filter((p) => existsSync(p));
+    const readOnly = [...this.roots.readOnly, ...granted];
     const out = await invokeBinary(
       {
         binary: craft.build.binary,
         scratch: paths.scratch,
         sandboxed: this.sandboxFor(craft),
         signal,
-        sandbox: { hide: [this.config.home], limits: this.config.limits, ...this.roots },
+        sandbox: { hide: [this.config.home], limits: this.config.limits, ...this.roots, readOnly },
       },
       input,
     ).catch((err) => {
       throw err instanceof ArgumentsTooLong ? new UserError(err.message) : err;
     });
     await this.touch(craft);
-    return out;
+    const note = craft.sandboxed ? hiddenNote(hiddenPaths(input.args ?? [], { shown: [...readOnly, ...this.roots.writable, paths.scratch], hidden: [this.config.home] })) : undefined;
+    return note ? { ...out, note } : out;
   }
 
   /** Sends one HTTP request to a running crafted service. */

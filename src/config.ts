@@ -4,6 +4,7 @@ import path from "node:path";
 import { z } from "zod";
 import { limitsFromEnv, type ResourceLimits } from "./exec/limits.js";
 import { sandboxWritePolicy, type WritePolicy } from "./exec/sandbox.js";
+import { sandboxReadPaths } from "./exec/visible.js";
 import { BACKEND_NAMES, type BackendName } from "./model/backends.js";
 
 /** nixpkgs pinned for generated flakes unless FLAKEBOT_NIXPKGS says otherwise: the newest stable release branch. */
@@ -74,6 +75,8 @@ export interface Config {
   limits: ResourceLimits;
   /** FLAKEBOT_SANDBOX_WRITE: whether crafted tools may write to the client's MCP roots. */
   sandboxWrite: WritePolicy;
+  /** FLAKEBOT_SANDBOX_READ: paths crafted tools may read besides the MCP roots. */
+  sandboxRead: string[];
 }
 
 export class ConfigError extends Error {}
@@ -125,5 +128,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     modifyBudgetMs: duration("FLAKEBOT_MODIFY_BUDGET", e.FLAKEBOT_MODIFY_BUDGET),
     limits: readOrThrow(() => limitsFromEnv(env)),
     sandboxWrite: readOrThrow(() => sandboxWritePolicy(env)),
+    sandboxRead: readOrThrow(() => sandboxReadPaths(env)),
   };
 }

@@ -54,11 +54,15 @@ test("hexyl is chosen among the decoys, and every candidate's reason says why", 
   const { ctx, craft, lines } = setup(s.url);
   const result = await makeDiscover({ client: quickClient(s.url) })(ctx, craft);
   assert.deepEqual(result.crate, { name: "hexyl", version: "0.8.0", repository: "https://github.com/sharkdp/hexyl" });
-  const names = result.candidates!.map((c) => c.name);
+  const names = result.candidates!.filter((c) => !c.rejected).map((c) => c.name);
   assert.equal(names[0], "hexyl");
-  // the library-only crate and the one whose binary release is yanked are not candidates
+  // the library-only crate and the one whose binary release is yanked are set aside, and say why
   assert.ok(!names.includes("hex") && !names.includes("hxdmp"), names.join(","));
   assert.ok(names.includes("hexpeek"));
+  const rejected = Object.fromEntries(result.candidates!.filter((c) => c.rejected).map((c) => [c.name, c.rejected]));
+  assert.match(rejected.hex ?? "", /^library only/);
+  assert.equal(rejected.hxdmp, "no binary in 0.9.0; the release with one (1.0.0) is yanked");
+  assert.ok(result.candidates!.findIndex((c) => c.rejected) > names.length - 1, "the usable candidates come first");
   const hexyl = result.candidates![0];
   assert.equal(hexyl.downloads, 512_345);
   assert.match(hexyl.reason, /ships binary hexyl in 0\.8\.0/);

@@ -84,18 +84,22 @@ test("hexyl (clap 2): options with values, a flag, an optional positional; no he
   assert.deepEqual(
     params.map((p) => `${p.kind}:${p.name}:${p.type}`),
     [
-      "option:length:number",
-      "option:bytes:number",
-      "option:skip:number",
+      // N "can also include a unit" (--length=4KiB): a string, and so is its alias --bytes
+      "option:length:string",
+      "option:bytes:string",
+      "option:skip:string",
       "option:block_size:string",
       "flag:no_squeezing:boolean",
       "option:color:string",
       "option:border:string",
-      "option:display_offset:number",
+      "option:display_offset:string",
       "positional:file:string",
     ],
   );
   const p = byName(params);
+  // [possible values: ...] become choices
+  assert.deepEqual(p.get("color")!.choices, ["always", "auto", "never"]);
+  assert.deepEqual(p.get("border")!.choices, ["unicode", "ascii", "none"]);
   assert.equal(p.get("length")!.flag, "--length");
   assert.equal(p.get("block_size")!.flag, "--block-size");
   // Wrapped descriptions become one line; defaults and possible values stay in them.
@@ -123,7 +127,7 @@ test("argv from named hexyl parameters runs the real hexyl as expected", async (
   const params = parseHelp(await fixture("hexyl-0.8.0.txt"));
   const input = path.join(work, "input.bin");
   await fs.writeFile(input, "ABCDEFGH");
-  const argv = buildArgv(params, { file: input, border: "none", length: 4, color: "never", no_squeezing: false });
+  const argv = buildArgv(params, { file: input, border: "none", length: "4", color: "never", no_squeezing: false });
   // Help order, not the order of the values: --length before --color before --border.
   assert.deepEqual(argv, ["--length", "4", "--color", "never", "--border", "none", input]);
   const r = await runChecked([built.binary, ...argv], { cwd: work, env: { PATH: env.PATH }, timeoutMs: 10_000 });
@@ -346,7 +350,7 @@ Options:
 test("clap 4 subcommands: a required command positional listing the commands", () => {
   assert.deepEqual(parseHelp(CLAP4_SUBCOMMANDS), [
     { name: "quiet", kind: "flag", flag: "--quiet", type: "boolean", description: "Less output" },
-    { name: "command", kind: "positional", type: "string", required: true, multiple: false, description: "one of: build, test" },
+    { name: "command", kind: "positional", type: "string", required: true, multiple: false, description: "one of: build, test", choices: ["build", "test"] },
   ]);
 });
 
@@ -412,7 +416,7 @@ test("buildArgv: documented order, false flags and absent values left out, raw a
   );
   assert.deepEqual(argv, ["--name", "out", "--jobs", "4", "--include", "*.rs", "--include", "*.md", "--verbose", "a.txt", "b.txt", "--raw", "x"]);
   // Negative numbers and dash values are attached to their option.
-  assert.deepEqual(buildArgv(params, { offset: "-10", jobs: -1 }), ["--jobs=-1", "--offset=-10"]);
+  assert.deepEqual(buildArgv(params, { offset: "-10", jobs: -1, name: "n", files: ["f"] }), ["--name", "n", "--jobs=-1", "--offset=-10", "f"]);
   // A short-only option attaches its value directly.
   const short: HelpParam[] = [{ name: "k", kind: "option", flag: "-k", type: "string" }];
   assert.deepEqual(buildArgv(short, { k: "-1" }), ["-k-1"]);
@@ -429,14 +433,18 @@ test("positionals follow the usage line's order, and argv refuses a gap before a
   assert.deepEqual(buildArgv(params, { file: "f", command: "c" }), ["c", "f"]);
   const tagger = parseHelp(CLAP3_HELP);
   assert.deepEqual(buildArgv(tagger, { tag: "t", path: ["a", "b"] }), ["t", "a", "b"]);
-  assert.throws(() => buildArgv(tagger, { path: ["a"] }), /path needs tag too: positional arguments are filled in order/);
+  assert.throws(() => buildArgv(tagger, { path: ["a"] }), /missing required parameter tag: give it by name, or pass the whole command line as "args"/);
+  const optional = parseHelp("Usage: tool [A] [B]\n");
+  assert.throws(() => buildArgv(optional, { b: "x" }), /b needs a too: positional arguments are filled in order/);
 });
 
 test("buildArgv rejects values of the wrong type with a clear error", () => {
-  const params = parseHelp(CLAP4_LONG_HELP);
+  const params = parseHelp(CLAP4_LONG_HELP).filter((p) => !p.required);
   assert.throws(() => buildArgv(params, { verbose: "yes" }), (e: Error) => e instanceof ParamValueError && /verbose is a flag/.test(e.message));
   assert.throws(() => buildArgv(params, { jobs: "4" }), /jobs must be a number/);
-  assert.throws(() => buildArgv(params, { name: ["a", "b"] }), /name takes one value/);
+  assert.throws(() => buildArgv(params, { offset: ["a", "b"] }), /offset takes one value/);
+  const hexyl: HelpParam[] = [{ name: "color", kind: "option", flag: "--color", type: "string", choices: ["always", "never"] }];
+  assert.throws(() => buildArgv(hexyl, { color: "blue" }), /color must be one of always, never/);
 });
 
 /** The JSON schema problems the MCP Inspector's strict portability check reports. */
@@ -477,7 +485,7 @@ test("the input schema a real MCP client lists is typed, described and portable"
     const { tools } = await client.listTools();
     const schema = tools[0].inputSchema as { properties: Record<string, { type: string; description?: string }>; required?: string[] };
     assert.deepEqual(portabilityProblems(schema), []);
-    assert.equal(schema.properties.length.type, "number");
+    assert.equal(schema.properties.length.type, "string");
     assert.equal(schema.properties.no_squeezing.type, "boolean");
     assert.equal(schema.properties.color.type, "string");
     assert.match(schema.properties.color.description!, /\[possible values: always, auto, never\] \(option --color\)$/);
@@ -487,7 +495,9 @@ test("the input schema a real MCP client lists is typed, described and portable"
     const required = paramsToZodShape(parseHelp(CLAP4_LONG_HELP));
     const parsed = z.object(required).safeParse({ name: "x", files: ["a"] });
     assert.ok(parsed.success);
-    assert.ok(!z.object(required).safeParse({ files: ["a"] }).success, "name is required");
+    assert.ok(z.object(required).safeParse({ files: ["a"] }).success, "the schema requires no named parameter");
+    assert.ok(z.object(required).safeParse({}).success);
+    assert.throws(() => buildArgv(parseHelp(CLAP4_LONG_HELP), { files: ["a"] }), /missing required parameter name:/);
     assert.ok(!z.object(required).safeParse({ name: "x", files: ["a"], jobs: "4" }).success, "jobs is a number");
     assert.deepEqual(portabilityProblems(z.toJSONSchema(z.object(required))), []);
   } finally {

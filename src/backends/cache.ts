@@ -14,7 +14,7 @@ export interface CachedBuild {
 
 export function buildKey(tree: string, target: TargetInfo, backend: string): string {
   return createHash("sha256")
-    .update(JSON.stringify([tree, target.package, target.bin, target.dir, backend]))
+    .update(JSON.stringify([tree, target.package, target.bin, target.dir, backend, ...(target.features?.length ? [target.features] : [])]))
     .digest("hex")
     .slice(0, 32);
 }

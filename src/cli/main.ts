@@ -17,7 +17,7 @@ export const HELP = `flakebot ${VERSION}: craft the tool an agent is missing, as
 Usage:
   flakebot [serve]                          the MCP server on stdio (what MCP clients start)
   flakebot craft "<instructions>" (--source PATH|URL | --crate NAME) [--rev R] [--name N]
-                 [--package P] [--bin B] [--modify auto|never|always] [--kind command|service]
+                 [--package P] [--bin B] [--features A,B] [--modify auto|never|always] [--kind command|service]
                  [--allow-test-change TEST]... [--json]
   flakebot list [--json]                    the crafted tools
   flakebot describe NAME [--json]           status, provenance, usage and log tail of one tool
@@ -65,6 +65,7 @@ async function craftCommand(args: string[]): Promise<number> {
       name: { type: "string" },
       package: { type: "string" },
       bin: { type: "string" },
+      features: { type: "string" },
       modify: { type: "string", default: "auto" },
       kind: { type: "string", default: "command" },
       "allow-test-change": { type: "string", multiple: true },
@@ -80,6 +81,7 @@ async function craftCommand(args: string[]): Promise<number> {
     rev: values.rev,
     package: values.package,
     bin: values.bin,
+    features: values.features?.split(",").map((f) => f.trim()).filter(Boolean),
     modify: values.modify,
     kind: values.kind,
     ...(values["allow-test-change"]?.length ? { allow_test_changes: values["allow-test-change"] } : {}),

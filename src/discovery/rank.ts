@@ -17,6 +17,7 @@ export interface Rejected {
   name: string;
   version: string;
   why: string;
+  downloads: number;
 }
 
 export interface Ranking {
@@ -109,7 +110,7 @@ export function rankCandidates(found: CrateDetails[], queries: string[], now = D
     const version = newestUsableVersion(details.versions);
     const bins = binNames(version);
     if (!version || bins.length === 0) {
-      rejected.push({ name: details.crate.name, version: version?.num ?? details.crate.max_version, why: rejectionReason(details, version) });
+      rejected.push({ name: details.crate.name, version: version?.num ?? details.crate.max_version, why: rejectionReason(details, version), downloads: details.crate.downloads });
       continue;
     }
     const c = details.crate;

@@ -1,6 +1,8 @@
 // Running a crafted binary for a caller: argv only, its own scratch directory as cwd and
 // HOME, a minimal environment, a timeout that kills the whole process group, capped output,
-// and bubblewrap around it when the sandbox is on.
+// and bubblewrap around it when the sandbox is on. Its output is for an agent: the program is
+// told not to colour it (NO_COLOR, CLICOLOR=0, TERM=dumb) and any escape sequences left are
+// removed, unless the caller asks for the raw bytes (`raw_output`).
 import { mkdir } from "node:fs/promises";
 import { runProcess } from "./process.js";
 import { craftedEnv } from "./env.js";
@@ -22,6 +24,8 @@ export interface InvokeInput {
   args?: string[];
   stdin?: string;
   timeout_ms?: number;
+  /** Keep escape sequences (colours, cursor moves) in stdout and stderr. */
+  raw_output?: boolean;
 }
 
 export interface InvokeTarget {
@@ -68,7 +72,7 @@ export async function invokeBinary(target: InvokeTarget, input: InvokeInput): Pr
   const r = await runProcess(target.sandboxed ? sandboxArgv(argv, spec) : argv, {
     kind: "crafted",
     cwd: target.scratch,
-    env: craftedEnv(target.scratch),
+    env: craftedEnv(target.scratch, { NO_COLOR: "1", CLICOLOR: "0", TERM: "dumb" }),
     timeoutMs,
     stdin: input.stdin ?? "",
     signal: target.signal,
@@ -78,10 +82,18 @@ export async function invokeBinary(target: InvokeTarget, input: InvokeInput): Pr
   return {
     exit_code: r.exitCode,
     ...(r.signal ? { signal: r.signal } : {}),
-    stdout: r.stdout,
-    stderr: r.stderr,
+    stdout: input.raw_output ? r.stdout : stripEscapes(r.stdout),
+    stderr: input.raw_output ? r.stderr : stripEscapes(r.stderr),
     truncated: r.truncated || r.floodKilled,
     timed_out: r.timedOut,
     duration_ms: r.durationMs,
   };
+}
+
+/** ANSI/VT escape sequences: CSI (colours, cursor), OSC (titles, links), charset and two-byte ones. */
+const ESCAPES = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()*+][0-9A-Za-z]|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]/g;
+
+/** The text with its terminal escape sequences removed. */
+export function stripEscapes(text: string): string {
+  return text.includes("\x1b") || text.includes("\x9b") ? text.replace(ESCAPES, "") : text;
 }

@@ -22,6 +22,8 @@ export interface Candidate {
   version: string;
   downloads: number;
   reason: string;
+  /** Set aside, and why (no binary, every version yanked...). */
+  rejected?: string;
 }
 
 export interface SourceInfo {
@@ -56,6 +58,10 @@ export interface TargetInfo {
   /** True when the workspace root is a [workspace] with several members. */
   in_workspace: boolean;
   has_lockfile: boolean;
+  /** The package's own description (Cargo.toml). */
+  description?: string;
+  /** Cargo features the build enables: those asked for and the binary's required-features. */
+  features?: string[];
 }
 
 export interface BuildInfo {
@@ -130,8 +136,11 @@ export interface HelpParam {
   flag?: string;
   type: "boolean" | "string" | "number";
   description?: string;
+  /** Required by the usage line: checked when a call uses named parameters (never by the schema). */
   required?: boolean;
   multiple?: boolean;
+  /** The only values it takes (clap's possible values, a subcommand's names). */
+  choices?: string[];
 }
 
 export interface Craft {
@@ -160,6 +169,10 @@ export interface Craft {
   test_baseline?: TestBaseline;
   acceptance?: AcceptanceTest[];
   help?: string;
+  /** How the help was printed (`["--help"]`, `[]` for no arguments). */
+  help_args?: string[];
+  /** The usage example verify ran and saw work. */
+  example?: { call: Record<string, unknown>; argv: string[]; stdin?: string };
   params?: HelpParam[];
   description?: string;
   usage?: string;

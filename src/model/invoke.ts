@@ -10,6 +10,7 @@ export const invokeOutputShape = {
   truncated: z.boolean(),
   timed_out: z.boolean(),
   duration_ms: z.number(),
+  note: z.string().optional().describe("Flakebot's note on the run, such as a path the sandbox hides and how to grant it"),
 };
 
 export type InvokeOutput = z.infer<z.ZodObject<typeof invokeOutputShape>>;

@@ -12,6 +12,11 @@ export const craftRequestShape = {
   rev: z.string().min(1).max(256).optional().describe("Git revision (branch, tag or commit) of `source`"),
   package: z.string().min(1).max(128).optional().describe("Which workspace package to build"),
   bin: z.string().min(1).max(128).optional().describe("Which binary target to expose"),
+  features: z
+    .array(z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_+./-]{0,127}$/, "a Cargo feature name (letters, digits, _ - + . /)"))
+    .max(64)
+    .optional()
+    .describe("Cargo features to enable; the chosen binary's required-features are enabled without being named"),
   modify: z.enum(["auto", "never", "always"]).default("auto").describe("Whether the LLM may change the code"),
   allow_test_changes: z
     .array(z.string().min(1).max(200))

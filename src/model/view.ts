@@ -29,6 +29,7 @@ export function craftView(craft: Craft): Record<string, unknown> {
       binary: b.binary,
       duration_ms: b.duration_ms,
       ...(b.cached ? { cached: true } : {}),
+      ...(craft.target?.features?.length ? { features: craft.target.features } : {}),
     };
   }
   if (craft.tests) view.tests = craft.tests;

@@ -14,6 +14,10 @@
 // remaining item, the raw `args` included, as a positional. Positionals are filled in order,
 // so a value for one whose earlier positional is absent is refused (ParamValueError) rather
 // than silently landing in the earlier slot.
+//
+// The schema requires no named parameter: `{args}` or `{stdin}` alone is always a valid call.
+// What the usage line requires is checked here instead, and only for a call that uses named
+// parameters and no raw `args` (which may carry them): missingRequired() lists what is missing.
 import { z } from "zod";
 import type { HelpParam } from "../model/craft.js";
 import { PARAM_NAME, RESERVED_KEYS } from "./help.js";
@@ -38,10 +42,9 @@ export function paramsToZodShape(params: readonly HelpParam[]): Record<string, z
   const shape: Record<string, z.ZodType> = {};
   for (const p of usableParams(params)) {
     let schema: z.ZodType =
-      p.kind === "flag" ? z.boolean() : p.type === "number" ? z.number() : z.string();
+      p.kind === "flag" ? z.boolean() : p.choices?.length ? z.enum(p.choices as [string, ...string[]]) : p.type === "number" ? z.number() : z.string();
     if (p.kind !== "flag" && p.multiple) schema = z.array(schema);
-    schema = schema.describe(describeParam(p));
-    shape[p.name] = p.required ? schema : schema.optional();
+    shape[p.name] = schema.describe(describeParam(p)).optional();
   }
   return shape;
 }
@@ -53,7 +56,27 @@ function describeParam(p: HelpParam): string {
       : p.kind === "option"
         ? `option ${p.flag}${p.multiple ? " (repeated for each value)" : ""}`
         : `positional argument${p.multiple ? "s" : ""}`;
-  return p.description ? `${p.description} (${how})` : how;
+  const needed = p.required ? "; required unless given through args" : "";
+  return p.description ? `${p.description} (${how}${needed})` : `${how}${needed}`;
+}
+
+/** The input as a strict object: a misspelt parameter is refused, with the known ones listed. */
+export function strictInput(shape: z.ZodRawShape): z.ZodObject {
+  const known = Object.keys(shape).join(", ");
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === "unrecognized_keys" ? `unknown parameter${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")}: this tool takes ${known}` : undefined,
+  });
+}
+
+/**
+ * The required parameters a call with named values leaves out; none for a call that passes
+ * raw `args` (they may carry them) or no named value at all (`{stdin}` alone is a call).
+ */
+export function missingRequired(params: readonly HelpParam[], values: Record<string, unknown>, rawArgs: readonly string[] = []): HelpParam[] {
+  const usable = usableParams(params);
+  if (rawArgs.length > 0 || !usable.some((p) => values[p.name] !== undefined && values[p.name] !== null)) return [];
+  return usable.filter((p) => p.required && (values[p.name] === undefined || values[p.name] === null));
 }
 
 /** A named value of the wrong type: a clear message for the caller to show. */
@@ -67,6 +90,12 @@ export class ParamValueError extends Error {
 /** The argv items (after the program) for named values and raw args, in the documented order. */
 export function buildArgv(params: readonly HelpParam[], values: Record<string, unknown>, rawArgs: readonly string[] = []): string[] {
   const usable = usableParams(params);
+  const missing = missingRequired(params, values, rawArgs);
+  if (missing.length > 0) {
+    throw new ParamValueError(
+      `missing required parameter${missing.length > 1 ? "s" : ""} ${missing.map((p) => p.name).join(", ")}: give ${missing.length > 1 ? "them" : "it"} by name, or pass the whole command line as "args"`,
+    );
+  }
   const argv: string[] = [];
   for (const p of usable) {
     if (p.kind === "positional") continue;
@@ -109,6 +138,7 @@ function valueItems(p: HelpParam, v: unknown): string[] {
       return String(item);
     }
     if (typeof item !== "string") throw new ParamValueError(`${p.name} must be a string`);
+    if (p.choices?.length && !p.choices.includes(item)) throw new ParamValueError(`${p.name} must be one of ${p.choices.join(", ")}`);
     return item;
   });
 }

@@ -11,8 +11,15 @@
 // - a long form with a lowercase literal value (`--check=quiet`) is a flag written exactly so;
 //   a long form with an optional attached value (`--color[=WHEN]`) is kept as a plain flag,
 //   because its value could only be passed attached (pass `--color=always` through `args`);
-// - a value is a number when the help's default is numeric (`[default: 16]`) or, without a
-//   default, when the value name says so (`<N>`, `<NUM>`, `COUNT`...); otherwise a string.
+// - a value is a number only when it is plainly one: a numeric default (`[default: 16]`), or
+//   a value name that means a count (`<N>`, `NUM`, `COUNT`, `COLS`...), and no unit in the
+//   help (`4KiB`, `1G`, `10%`); otherwise a string. `[possible values: a, b]`, clap 4's
+//   "Possible values:" list and GNU's "WHEN is 'always', 'never', or 'auto'" become choices;
+// - a section header may be indented one space (tar); an indented table whose rows are not
+//   options (cut's "  N-M   from N'th ...", "  -M   ...") holds no options;
+// - a line of forms ending in "," continues on the next line (grep's `--color[=WHEN],`);
+//   a lowercase value name is a value when another form of the option names it too
+//   (sed's `-e script, --expression=script`).
 //
 // Names are JSON property names `^[a-z][a-z0-9_]*$`: `--min-len` -> `min_len`, `-x` -> `x`,
 // `-X` -> `x_upper`. A name equal to a reserved key of every crafted tool (`args`, `stdin`,
@@ -21,7 +28,7 @@
 import type { HelpParam } from "../model/craft.js";
 
 /** Input keys every crafted tool has; parameters derived from --help never take them. */
-export const RESERVED_KEYS: readonly string[] = ["args", "stdin", "timeout_ms"];
+export const RESERVED_KEYS: readonly string[] = ["args", "stdin", "timeout_ms", "raw_output"];
 export const PARAM_NAME = /^[a-z][a-z0-9_]*$/;
 
 const MAX_DESCRIPTION = 400;
@@ -30,10 +37,11 @@ const MAX_HELP_CHARS = 256 * 1024;
 
 /** Value names that mean a number when the help gives no default. */
 const NUMERIC_VALUE_NAMES = new Set([
-  "n", "num", "number", "count", "int", "integer", "uint", "port", "width", "height", "depth",
-  "lines", "cols", "columns", "rows", "seconds", "secs", "millis", "ms", "jobs", "threads",
-  "len", "length", "limit", "max", "min", "digits", "precision", "percent", "level",
+  "n", "num", "number", "count", "int", "integer", "uint", "cols", "columns", "rows", "digits", "jobs", "threads",
 ]);
+
+/** A unit or suffix in the help: the value is not a plain number (`4KiB`, `1G`, `10%`). */
+const UNIT = /\d\s*(?:[kmgtp]i?b?|%)(?![a-z])|\b(?:units?|suffix(?:es)?|multiplier)\b/i;
 
 /** Usage placeholders that stand for options, not positionals. */
 const OPTION_PLACEHOLDERS = new Set(["option", "options", "flag", "flags", "switches", "opts"]);
@@ -92,11 +100,12 @@ export function parseHelp(text: string): HelpParam[] {
   const ordered = usage.positionals.map((t) => {
     const item = described.get(t.name.toLowerCase());
     described.delete(t.name.toLowerCase());
-    const description = item ? oneLine(item.description) : isCommandWord(t.name) && commands.length ? `one of: ${commands.join(", ")}` : "";
-    return { ...t, multiple: t.multiple || !!item?.multiple, description };
+    const isCommand = isCommandWord(t.name) && commands.length > 0;
+    const description = item ? oneLine(item.description) : isCommand ? `one of: ${commands.join(", ")}` : "";
+    return { ...t, multiple: t.multiple || !!item?.multiple, description, choices: isCommand ? commands : undefined };
   });
   for (const item of described.values()) {
-    ordered.push({ name: item.meta!, required: item.bracket !== "[", multiple: item.multiple, description: oneLine(item.description) });
+    ordered.push({ name: item.meta!, required: item.bracket !== "[", multiple: item.multiple, description: oneLine(item.description), choices: undefined });
   }
   for (const pos of ordered) {
     const p: HelpParam = {
@@ -107,10 +116,23 @@ export function parseHelp(text: string): HelpParam[] {
       multiple: pos.multiple,
     };
     if (pos.description) p.description = pos.description;
+    if (pos.choices) p.choices = [...pos.choices];
     const base = toName(pos.name);
     if (base) add(p, base);
   }
+  inheritAliases(params);
   return params.slice(0, MAX_PARAMS);
+}
+
+/** "An alias for -n/--length": the alias takes what the option it names takes. */
+function inheritAliases(params: HelpParam[]): void {
+  for (const p of params) {
+    const flag = /^an alias for (?:-\w\/)?(--[\w-]+)/i.exec(p.description ?? "")?.[1];
+    const of = flag && params.find((q) => q.flag === flag && q !== p);
+    if (!of || of.kind !== p.kind) continue;
+    p.type = of.type;
+    if (of.choices) p.choices = [...of.choices];
+  }
 }
 
 /**
@@ -146,8 +168,11 @@ const indentOf = (line: string) => line.length - line.trimStart().length;
 const SHORT = /^-([A-Za-z0-9?])(?![A-Za-z0-9-])/;
 const LONG = /^--([A-Za-z0-9][A-Za-z0-9_-]*)/;
 
-/** Parses the forms at the start of `s`; returns them and where the description starts. */
-function parseForms(s: string): { forms: Form[]; rest: string } | undefined {
+/**
+ * Parses the forms at the start of `s`; returns them and where the description starts.
+ * `open` means the line ended in "," and the forms go on on the next line.
+ */
+function parseForms(s: string): { forms: Form[]; rest: string; open?: boolean } | undefined {
   const forms: Form[] = [];
   let i = 0;
   for (;;) {
@@ -172,7 +197,11 @@ function parseForms(s: string): { forms: Form[]; rest: string } | undefined {
     } else if ((v = /^=([a-z0-9][a-z0-9_.-]*)(?![A-Za-z0-9])/.exec(after)) && long) {
       text += `=${v[1]}`; // a literal spelling such as --check=quiet
       i += v[0].length;
-    } else if ((v = /^ ?<([^>]+)>(\.\.\.)?/.exec(after)) || (v = /^ ([A-Z][A-Z0-9_-]*)(\.\.\.)?(?=$|,| {2,}| \[)/.exec(after))) {
+    } else if (
+      (v = /^ ?<([^>]+)>(\.\.\.)?/.exec(after)) ||
+      (v = /^ ([A-Z][A-Z0-9_-]*)(\.\.\.)?(?=$|,| {2,}| \[)/.exec(after)) ||
+      (!long && (v = /^ ([a-z][a-z0-9_-]*)()(?=, ?--)/.exec(after)))
+    ) {
       value = v[1];
       multiple = !!v[2];
       i += v[0].length;
@@ -187,12 +216,22 @@ function parseForms(s: string): { forms: Form[]; rest: string } | undefined {
     const sep = /^(, ?| (?=-))/.exec(after);
     if (sep) {
       i += sep[0].length;
+      if (i >= s.length) return { forms: literalsAsValues(forms), rest: "", open: true };
       continue;
     }
-    if (after === "") return { forms, rest: "" };
+    if (after === "") return { forms: literalsAsValues(forms), rest: "" };
     const gap = /^ {2,}/.exec(after);
-    return gap ? { forms, rest: after.slice(gap[0].length) } : undefined;
+    return gap ? { forms: literalsAsValues(forms), rest: after.slice(gap[0].length) } : undefined;
   }
+}
+
+/** `--expression=script` next to `-e script` takes a value named script, not a literal. */
+function literalsAsValues(forms: Form[]): Form[] {
+  const names = new Set(forms.map((f) => f.value).filter((v): v is string => v !== undefined));
+  return forms.map((f) => {
+    const m = /^(--[^=]+)=(.+)$/.exec(f.text);
+    return m && names.has(m[2]) ? { ...f, text: m[1], value: m[2] } : f;
+  });
 }
 
 function optionParam(item: Item, usage: Usage): HelpParam | undefined {
@@ -207,7 +246,9 @@ function optionParam(item: Item, usage: Usage): HelpParam | undefined {
   if (!name) return undefined;
   const p: HelpParam = { name, kind: valued ? "option" : "flag", flag: primary.text, type: "boolean" };
   if (valued) {
-    p.type = valueType(valued.value!, description);
+    const choices = choicesOf(item.description, valued.value!);
+    if (choices) p.choices = choices;
+    p.type = choices ? "string" : valueType(valued.value!, description);
     if (forms.some((f) => f.multiple) || item.multiple) p.multiple = true;
     if (forms.some((f) => usage.requiredFlags.has(f.text))) p.required = true;
   }
@@ -216,9 +257,39 @@ function optionParam(item: Item, usage: Usage): HelpParam | undefined {
 }
 
 function valueType(valueName: string, description: string): "string" | "number" {
+  if (UNIT.test(description)) return "string";
   const def = /\[default: *("?)([^\]"]*)\1\]/.exec(description);
   if (def) return /^-?\d+(\.\d+)?$/.test(def[2].trim()) ? "number" : "string";
   return isNumericName(valueName) ? "number" : "string";
+}
+
+/**
+ * The values an option takes, when its help lists them: clap's `[possible values: a, b]`,
+ * clap 4's long "Possible values:" list of `- a: ...` lines, GNU's "WHEN is 'a', 'b', or 'c'".
+ */
+function choicesOf(lines: string[], valueName: string): string[] | undefined {
+  const text = lines.join(" ").replace(/\s+/g, " ");
+  const short = /\[possible values: ([^\]]+)\]/.exec(text);
+  if (short) return clean(short[1].split(/,\s*/));
+  const at = lines.findIndex((l) => /^possible values:$/i.test(l.trim()));
+  if (at >= 0) {
+    const values: string[] = [];
+    for (const l of lines.slice(at + 1)) {
+      const m = /^- ([^\s:]+)(?::|$)/.exec(l.trim());
+      if (m) values.push(m[1]);
+      else if (l.trim()) break;
+    }
+    return clean(values);
+  }
+  const escaped = valueName.replace(/[^A-Za-z0-9_-]/g, "");
+  const gnu = escaped && new RegExp(`\\b${escaped} is ((?:'[^']+'(?:,? or |, )?)+)`).exec(text);
+  if (gnu) return clean([...gnu[1].matchAll(/'([^']+)'/g)].map((m) => m[1]));
+  return undefined;
+}
+
+function clean(values: string[]): string[] | undefined {
+  const list = [...new Set(values.map((v) => v.trim()).filter((v) => /^[\w.+-]+$/.test(v)))];
+  return list.length >= 2 ? list : undefined;
 }
 
 function isNumericName(name: string): boolean {
@@ -244,6 +315,9 @@ function scanItems(lines: string[]): { options: Item[]; positionals: Item[]; com
   let section = "";
   let current: Item | undefined;
   let optionIndent = Number.POSITIVE_INFINITY;
+  /** The indent of the last line of a table that is not an option list (cut's ranges). */
+  let tableIndent: number | undefined;
+  let open = false;
 
   for (const line of lines) {
     const indent = indentOf(line);
@@ -251,9 +325,27 @@ function scanItems(lines: string[]): { options: Item[]; positionals: Item[]; com
     if (!body) {
       if (current) current.description.push("");
       if (section === "usage") section = "";
+      tableIndent = undefined;
+      open = false;
       continue;
     }
-    if (body.startsWith("-") && indent <= optionIndent + 4 && section !== "usage" && !/example/.test(section)) {
+    if (open && current && body.startsWith("-")) {
+      const more = parseForms(body);
+      if (more) {
+        current.forms.push(...more.forms);
+        current.description = [more.rest];
+        open = !!more.open;
+        continue;
+      }
+    }
+    open = false;
+    if (indent <= 1 && sectionOf(body) !== undefined) {
+      current = undefined;
+      tableIndent = undefined;
+      section = sectionOf(body)!;
+      continue;
+    }
+    if (body.startsWith("-") && indent <= optionIndent + 4 && indent !== tableIndent && section !== "usage" && !/example/.test(section)) {
       const parsed = parseForms(body);
       if (parsed) {
         // A long-only option is usually indented past the "-x, " of the others: its column is theirs.
@@ -261,6 +353,7 @@ function scanItems(lines: string[]): { options: Item[]; positionals: Item[]; com
         optionIndent = Math.min(optionIndent, column);
         current = { kind: "option", forms: parsed.forms, multiple: false, indent: column, description: [parsed.rest] };
         options.push(current);
+        open = !!parsed.open;
         continue;
       }
     }
@@ -269,6 +362,7 @@ function scanItems(lines: string[]): { options: Item[]; positionals: Item[]; com
       continue;
     }
     current = undefined;
+    if (indent > 0 && !isArgsSection(section) && !isCommandsSection(section) && /^\S+ {2,}\S/.test(body)) tableIndent = indent;
     if (indent === 0) {
       // A header starts a section; any other unindented line is prose and ends one.
       section = /^usage:/i.test(body) ? "usage" : (sectionOf(body) ?? "");

@@ -4,7 +4,7 @@ import type { RegisteredTool } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { RegisterTool } from "./tool-list.js";
 import type { Flakebot } from "../app.js";
 import type { Craft } from "../model/craft.js";
-import { describeCrafted, inputShapeFor } from "../schema/definition.js";
+import { describeCrafted, inputSchemaFor } from "../schema/definition.js";
 import { invokeOutputShape } from "../model/invoke.js";
 import { errorResult, result } from "./results.js";
 import { buildArgv, ParamValueError } from "../schema/argv.js";
@@ -45,7 +45,7 @@ export class CraftedTools {
         {
           title: `${craft.target?.bin ?? craft.name} (crafted)`,
           description: craft.tool_description ?? describeCrafted(craft),
-          inputSchema: inputShapeFor(craft),
+          inputSchema: inputSchemaFor(craft),
           outputSchema: invokeOutputShape,
           annotations: {
             readOnlyHint: false,
@@ -57,9 +57,9 @@ export class CraftedTools {
         },
         async (args: Record<string, unknown>, extra) => {
           try {
-            const { args: raw, stdin, timeout_ms, ...named } = args as { args?: string[]; stdin?: string; timeout_ms?: number };
+            const { args: raw, stdin, timeout_ms, raw_output, ...named } = args as { args?: string[]; stdin?: string; timeout_ms?: number; raw_output?: boolean };
             const argv = buildArgv(craft.params ?? [], named, raw ?? []);
-            const out = await this.app.invoke(craft.name, { args: argv, stdin, timeout_ms }, extra.signal);
+            const out = await this.app.invoke(craft.name, { args: argv, stdin, timeout_ms, raw_output }, extra.signal);
             return result({ ...out }, invokeText(out));
           } catch (err) {
             if (err instanceof ParamValueError) return errorResult(err.message);

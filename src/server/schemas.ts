@@ -9,7 +9,18 @@ export const craftStatusShape = {
   stage: z.enum(STAGES).optional(),
   message: z.string(),
   crate: z.object({ name: z.string(), version: z.string(), repository: z.string().optional() }).optional(),
-  candidates: z.array(z.object({ name: z.string(), version: z.string(), downloads: z.number(), reason: z.string() })).optional(),
+  candidates: z
+    .array(
+      z.object({
+        name: z.string(),
+        version: z.string(),
+        downloads: z.number(),
+        reason: z.string(),
+        rejected: z.string().optional().describe("Why this crate was set aside (no binary, every version yanked...)"),
+      }),
+    )
+    .optional()
+    .describe("The top crates considered, the chosen one first; set-aside ones carry `rejected`"),
   source: z.object({ url: z.string(), rev: z.string(), commit: z.string(), fork: z.string().optional() }).optional(),
   build: z
     .object({
@@ -20,6 +31,7 @@ export const craftStatusShape = {
       binary: z.string(),
       duration_ms: z.number(),
       cached: z.boolean().optional(),
+      features: z.array(z.string()).optional().describe("Cargo features the build enabled (those asked for and the binary's required-features)"),
     })
     .optional(),
   tests: z

@@ -66,6 +66,7 @@ export interface TargetOutput {
 export interface MetaTarget {
   name: string;
   kind: string[];
+  "required-features"?: string[];
   src_path?: string;
   /** Whether `cargo test` runs it (Cargo.toml's `test`), and its doc tests (`doctest`). */
   test?: boolean;
@@ -82,6 +83,8 @@ export interface MetaPackage {
   version: string;
   manifest_path: string;
   targets: MetaTarget[];
+  description?: string | null;
+  features?: Record<string, string[]>;
   dependencies?: MetaDependency[];
 }
 export interface Metadata {
@@ -149,7 +152,11 @@ function tail(text: string, lines = 40): string {
 function failureText(r: RunResult): string {
   if (r.aborted) return "cancelled";
   if (r.timedOut) return "timed out";
-  return tail(r.stderr || r.stdout);
+  const text = r.stderr || r.stdout;
+  const end = tail(text);
+  // The first error is the root cause; the tail may have cut it off (a build script's output).
+  const first = text.split("\n").find((l) => /^error(\[E\d+\])?:/.test(l));
+  return first && !end.includes(first) ? `${first}\n[...]\n${end}` : end;
 }
 
 /** `cargo --version` ("cargo 1.95.0 (...)"), or undefined when cargo does not run. */
@@ -170,6 +177,8 @@ export async function cargoMetadata(run: CargoRun): Promise<Metadata> {
 export interface TargetChoice {
   package?: string;
   bin?: string;
+  /** Features asked for (craft_tool's `features`). */
+  features?: string[];
 }
 
 /**
@@ -203,7 +212,10 @@ export function selectTarget(meta: Metadata, root: string, choice: TargetChoice,
   const pkg = candidates[0];
   const bin = choice.bin ?? bins(pkg)[0];
   const dir = path.relative(root, path.dirname(pkg.manifest_path));
+  const features = targetFeatures(pkg, bin, choice.features ?? []);
   return {
+    ...(pkg.description?.trim() ? { description: pkg.description.trim() } : {}),
+    ...(features.length > 0 ? { features } : {}),
     package: pkg.name,
     version: pkg.version,
     bin,
@@ -211,6 +223,24 @@ export function selectTarget(meta: Metadata, root: string, choice: TargetChoice,
     in_workspace: meta.packages.length > 1 || dir !== "",
     has_lockfile: hasLockfile,
   };
+}
+
+/**
+ * The features to build with: those asked for, then the binary's required-features (without
+ * them cargo skips the binary). A feature the package does not have is refused with its list.
+ */
+export function targetFeatures(pkg: MetaPackage, bin: string, asked: string[]): string[] {
+  const known = Object.keys(pkg.features ?? {});
+  const unknown = asked.filter((f) => !known.includes(f) && !f.includes("/") && !f.startsWith("dep:"));
+  if (unknown.length > 0) {
+    throw new Error(`${pkg.name} has no feature${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}; its features: ${known.join(", ") || "none"}`);
+  }
+  const required = pkg.targets.find((t) => t.name === bin && t.kind.includes("bin"))?.["required-features"] ?? [];
+  return [...new Set([...asked, ...required])];
+}
+
+function featureArgs(target: TargetInfo): string[] {
+  return target.features?.length ? ["--features", target.features.join(",")] : [];
 }
 
 export function hasLockfile(root: string): boolean {
@@ -278,7 +308,7 @@ async function fetchDependencies(run: CargoRun): Promise<void> {
 }
 
 function selectArgs(target: TargetInfo): string[] {
-  return ["--package", target.package];
+  return ["--package", target.package, ...featureArgs(target)];
 }
 
 /**

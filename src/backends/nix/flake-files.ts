@@ -129,7 +129,7 @@ export function flakeData(
     bin: target.bin,
     root: slashes(layout.root),
     subdir: slashes(layout.subdir),
-    cargoBuildFlags: ["--bin", target.bin],
+    cargoBuildFlags: ["--bin", target.bin, ...(target.features?.length ? ["--features", target.features.join(",")] : [])],
     checkFlags: checkFlags(pins.knownFailures ?? []),
     outputHashes: pins.outputHashes ?? {},
     openssl,

@@ -2,6 +2,7 @@
 // flake.lock and Cargo.lock committed on its branch), builds it with `nix build` into a GC
 // root under the tool's state directory, optionally pushes it to a binary cache, and
 // removes the root and the store path when the tool is disposed.
+import { rootCause } from "../build-failure.js";
 import { readRegularFile } from "../../exec/safe-fs.js";
 import fs from "node:fs/promises";
 import { existsSync } from "node:fs";
@@ -240,10 +241,10 @@ export class ChecksFailed extends CraftError {
 function buildFailure(text: string, flake: PreparedFlake): string {
   const refusal = nixpkgsRefusal(text);
   if (refusal) return refusal;
+  const cause = rootCause([], text).text.replace(/[\s:.]+$/, "");
   return (
-    `nix build of ${flake.ref} failed:\n${text}\n` +
-    `The full log is in the tool's build log. Fix what the log shows (the same code must pass \`cargo build --release --locked\`), ` +
-    `or set FLAKEBOT_BACKEND=cargo to build without Nix.`
+    `nix build of ${flake.ref} failed: ${cause}. ` +
+    `Fix what the log shows (the same code must pass \`cargo build --release --locked\`), or set FLAKEBOT_BACKEND=cargo to build without Nix; the full log is in the tool's build log.\n\n${text}`
   );
 }
 

@@ -1,5 +1,6 @@
 // acquire: get the source into the tool's workspace as a git repository on the branch
 // flakebot/<tool>, then find the package and binary to expose.
+import { withToolchainNote } from "../../backends/build-failure.js";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { type StageContext, type StageFn } from "../context.js";
@@ -86,9 +87,9 @@ export async function locateTarget(ctx: StageContext, craft: Craft): Promise<Tar
   }
   try {
     const meta = await cargoMetadata({ cwd: ws, signal: ctx.signal, sandbox: ctx.sandboxed });
-    return selectTarget(meta, ws, { package: ctx.request.package ?? craft.crate?.name, bin: ctx.request.bin }, hasLockfile(ws));
+    return selectTarget(meta, ws, { package: ctx.request.package ?? craft.crate?.name, bin: ctx.request.bin, features: ctx.request.features }, hasLockfile(ws));
   } catch (err) {
-    throw new CraftError("acquire", (err as Error).message);
+    throw new CraftError("acquire", withToolchainNote((err as Error).message, ws));
   }
 }
 

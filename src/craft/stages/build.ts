@@ -6,7 +6,8 @@ import { cargoBuild } from "../../backends/cargo/cargo.js";
 import { treeHash } from "../../sources/git.js";
 import { buildKey, lookupBuild } from "../../backends/cache.js";
 import { backendNamed } from "../../backends/select.js";
-import { describeErrors, needTarget } from "./build-errors.js";
+import { needTarget } from "./build-errors.js";
+import { buildFailureMessage } from "../../backends/build-failure.js";
 
 export const buildStage: StageFn = async (ctx, craft) => {
   const target = needTarget(craft);
@@ -24,7 +25,7 @@ export const buildStage: StageFn = async (ctx, craft) => {
   const started = Date.now();
   const outcome = await cargoBuild(target, await craftCargoRun(ctx, target, (l) => ctx.log(l)));
   if (!outcome.ok) {
-    throw new CraftError("build", `cargo build failed:\n${describeErrors(outcome.diagnostics, outcome.output)}`);
+    throw new CraftError("build", buildFailureMessage("cargo build", outcome.diagnostics, outcome.output, ctx.paths.workspace));
   }
   if (outcome.lockRegenerated) ctx.log(`Cargo.lock was regenerated: ${outcome.lockRegenerated}`);
   return {

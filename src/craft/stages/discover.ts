@@ -72,7 +72,11 @@ async function namedCrate(client: CratesIoClient, name: string, ctx: StageContex
   const repository = details.crate.repository ?? version.repository ?? undefined;
   const info: CrateInfo = { name: details.crate.name, version: version.num, ...(repository ? { repository } : {}) };
   ctx.log(`discover: using the requested crate ${info.name} ${info.version}${repository ? ` (${repository})` : " (no repository)"}`);
-  return { crate: info, candidates: [{ name: info.name, version: info.version, downloads: details.crate.downloads, reason: "named in the request" }] };
+  return {
+    crate: info,
+    candidates: [{ name: info.name, version: info.version, downloads: details.crate.downloads, reason: "named in the request" }],
+    ...(details.crate.description?.trim() ? { description: details.crate.description.trim() } : {}),
+  };
 }
 
 /** Searches every query, merges the results, and orders them by how often and how well they matched. */
@@ -154,7 +158,12 @@ export function makeDiscover(deps: DiscoverDeps = {}): StageFn {
     ctx.log(`discover: chose ${chosen.name} ${chosen.version}: ${chosen.reason}`);
     if (rejected.length > 0) ctx.log(`discover: set aside ${rejected.map((r) => `${r.name} (${r.why})`).join("; ")}`);
     const others = top.filter((c) => c !== chosen);
-    return { crate: crateInfo(chosen), candidates: [chosen, ...others].map(toCandidate) };
+    const setAside = rejected.slice(0, 5).map((r) => ({ name: r.name, version: r.version, downloads: r.downloads, reason: "not usable", rejected: r.why }));
+    return {
+      crate: crateInfo(chosen),
+      candidates: [...[chosen, ...others].map(toCandidate), ...setAside],
+      ...(chosen.description?.trim() ? { description: chosen.description.trim() } : {}),
+    };
   };
 }
 

@@ -78,7 +78,7 @@ interface MetaTargetWithSrc {
 async function resolveTarget(ctx: StageContext, run: CargoRun): Promise<{ target: TargetInfo; mainFile?: string }> {
   const workspace = ctx.paths.workspace;
   const meta = await cargoMetadata(run);
-  const target = selectTarget(meta, workspace, { package: ctx.request.package, bin: ctx.request.bin }, hasLockfile(workspace));
+  const target = selectTarget(meta, workspace, { package: ctx.request.package, bin: ctx.request.bin, features: ctx.request.features }, hasLockfile(workspace));
   const pkg = meta.packages.find((p) => p.name === target.package);
   const bin = (pkg?.targets as MetaTargetWithSrc[] | undefined)?.find((t) => t.name === target.bin && t.kind.includes("bin"));
   const mainFile = bin?.src_path ? path.relative(workspace, bin.src_path).split(path.sep).join("/") : undefined;

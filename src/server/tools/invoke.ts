@@ -23,7 +23,7 @@ export const config = {
 
 export function invokeText(out: InvokeOutput): string {
   const status = out.timed_out ? `timed out after ${out.duration_ms} ms` : out.signal ? `killed by ${out.signal}` : `exit code ${out.exit_code}`;
-  const parts = [`${status}${out.truncated ? " (output truncated)" : ""}`];
+  const parts = [...(out.note ? [out.note] : []), `${status}${out.truncated ? " (output truncated)" : ""}`];
   if (out.stdout) parts.push(`stdout:\n${out.stdout}`);
   if (out.stderr) parts.push(`stderr:\n${out.stderr}`);
   return parts.join("\n");

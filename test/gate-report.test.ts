@@ -9,6 +9,7 @@ import path from "node:path";
 import { cargoTest } from "../src/backends/cargo/cargo.js";
 import { parseTestRun, testResults } from "../src/guard/test-report.js";
 import { readTests } from "../src/craft/checks.js";
+import { checkPhaseReader } from "../src/craft/stages/package.js";
 import { baselineOf, gateFinalRun, judgeRun, missingProblem, testsToFix } from "../src/guard/test-gate.js";
 import type { TargetInfo } from "../src/model/craft.js";
 import { fixturesDir, tempDir, testEnv } from "./helpers/offline.js";
@@ -34,7 +35,8 @@ async function variant(name: string, change: (dir: string) => Promise<void> = as
 }
 
 async function run(dir: string) {
-  return readTests(await cargoTest(TARGET, { cwd: dir }));
+  const raw = await cargoTest(TARGET, { cwd: dir });
+  return { ...readTests(raw), targets: raw.targets };
 }
 
 async function edit(file: string, from: string, to: string): Promise<void> {
@@ -123,6 +125,11 @@ for (const cheat of CHEATS) {
     assert.match(missingProblem(verdict) ?? "", /upstream tests that passed before the change no longer run/);
     assert.match(gateFinalRun({ results: baseline, to_fix: [] }, outcome.run).problem ?? "", new RegExp(cheat.missing[0].split(" ")[0].replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")));
     for (const id of UPSTREAM_PASSING) if (!cheat.missing.some((m) => m.startsWith(id))) assert.equal(testResults(outcome.run).get(id), "ok", id);
+    // The same run as one build log (a Nix check phase prints cargo's "Running" lines and the
+    // tests' output in order): the check phase is held to the same baseline.
+    const log = outcome.targets.map((t) => `     Running ${t.label}\n${t.stdout}`).join("\n");
+    assert.match(checkPhaseReader({ results: baseline, to_fix: [] })(log).problem ?? "", /no longer run/);
+    assert.equal(checkPhaseReader(undefined)(log).problem, undefined, "an unmodified crate's run is its own baseline");
   });
 }
 

@@ -7,6 +7,8 @@ export interface CheckRun {
   failures: string[];
   /** Test binaries that printed their summary: 0 means no test binary ran at all. */
   suites: number;
+  /** Why the run refuses the change under the gate (an upstream test that passed no longer runs), if it does. */
+  problem?: string;
 }
 
 /** Reads a test run out of a build log (the gate's parser, handed to backends by the package stage). */

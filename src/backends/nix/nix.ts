@@ -338,6 +338,7 @@ export async function buildFlake(flake: PreparedFlake, opts: NixBuildOptions): P
     if (checking && tests && (tests.failed > 0 || tests.suites === 0)) throw new ChecksFailed(tests, outputTail(r, 40));
     throw new CraftError("package", buildFailure(outputTail(r, 40), flake));
   }
+  if (tests?.problem) throw new CraftError("test", `the Nix build's check phase: ${tests.problem}`);
 
   let storePath: string | undefined;
   try {

@@ -6,19 +6,31 @@ import { cargoBackend } from "../../backends/cargo/backend.js";
 import { buildStage } from "./build.js";
 import { testStage } from "./test.js";
 import { countResults, parseTestRun, testResults } from "../../guard/test-report.js";
-import type { CheckRun } from "../../model/test-run.js";
+import type { TestReader } from "../../model/test-run.js";
+import type { Craft } from "../../model/craft.js";
+import { judgeRun, missingProblem } from "../../guard/test-gate.js";
 
-/** The gate's reading of a build log's test run, as the Nix backend counts it. */
-export function readCheckPhase(output: string): CheckRun {
-  const run = parseTestRun(output);
-  const failures = [...testResults(run)].filter(([, result]) => result === "failed").map(([id]) => id);
-  return { ...countResults(run), failures, suites: run.targets.filter((t) => t.finished).length };
+/**
+ * The gate's reading of a build log's test run, as the Nix backend counts it, held to the
+ * baseline the modify stage recorded: an upstream test that passed before the change and no
+ * longer runs in the check phase refuses the tool, as it would in the cargo test stage.
+ */
+export function checkPhaseReader(baseline: Craft["test_baseline"]): TestReader {
+  return (output) => {
+    const run = parseTestRun(output);
+    const failures = [...testResults(run)].filter(([, result]) => result === "failed").map(([id]) => id);
+    const problem = baseline ? missingProblem(judgeRun(baseline.results, run, baseline.to_fix)) : undefined;
+    return { ...countResults(run), failures, suites: run.targets.filter((t) => t.finished).length, ...(problem ? { problem } : {}) };
+  };
 }
+
+/** The reading of a check phase with no change to hold it to (an unmodified crate). */
+export const readCheckPhase: TestReader = checkPhaseReader(undefined);
 
 export const packageStage: StageFn = async (ctx, craft) => {
   const backend = ctx.backend ?? cargoBackend;
   try {
-    return await backend.package({ ...ctx, readTests: readCheckPhase }, craft);
+    return await backend.package({ ...ctx, readTests: checkPhaseReader(craft.test_baseline) }, craft);
   } catch (err) {
     const fallback = ctx.fallback;
     // Failing tests are the crate's, whichever backend runs them: no fallback for those.

@@ -15,7 +15,17 @@ export const testStage: StageFn = async (ctx, craft) => {
   ctx.progress(`cargo test --release (${target.package})`);
   const outcome = readTests(await cargoTest(target, await craftCargoRun(ctx, target, (l) => ctx.log(l))));
   if (!outcome.ok && outcome.run.targets.length === 0) {
-    throw new CraftError("test", `cargo test: the tests did not compile or run\n${describeErrors(outcome.diagnostics, outcome.output)}`);
+    const why = describeErrors(outcome.diagnostics, outcome.output);
+    // Upstream's own tests that do not compile here (a newer toolchain, a dev-dependency the
+    // registry lacks) fail before any change: for an unchanged crate they are a known failure
+    // of the whole test build, reported, and the binary is still held to its acceptance tests.
+    if (!craft.modify?.commits.length) {
+      const first = why.split("\n").find((l) => l.trim()) ?? "no output";
+      ctx.log(`cargo test: the crate's own tests do not compile before any change (a known failure, not counted):\n${why}`);
+      const { known_failures: earlier = [], ...counted } = craft.tests ?? { acceptance_passed: 0, acceptance_failed: 0 };
+      return { tests: { ...counted, passed: 0, failed: 0, known_failures: [...earlier, `the crate's tests do not compile here (${first.trim().slice(0, 200)})`] } };
+    }
+    throw new CraftError("test", `cargo test: the tests did not compile or run\n${why}`);
   }
   // Held to the baseline the modify stage recorded; without a change this run is the
   // baseline, so its failures are known ones (failing before any change), not the tool's.

@@ -181,7 +181,7 @@ describe("the sandbox against a hostile crafted tool", { skip: noBwrap }, () => 
       }
       assert.doesNotMatch(r.stdout, new RegExp(secretValue));
       const names = r.stdout.trim().split("\n").map((l) => l.split("=")[0]);
-      assert.deepEqual(names.sort(), ["HOME", "LANG", "PATH", "PWD", "TERM", "TMPDIR"]);
+      assert.deepEqual(names.sort(), ["CLICOLOR", "HOME", "LANG", "NO_COLOR", "PATH", "PWD", "TERM", "TMPDIR"]);
     } finally {
       for (const [k, v] of Object.entries(saved)) {
         if (v === undefined) delete process.env[k];

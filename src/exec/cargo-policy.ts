@@ -10,7 +10,6 @@ import { existsSync, realpathSync } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { loadConfig } from "../config.js";
 import { findOnPath } from "./which.js";
 import { runProcess } from "./process.js";
 import { toolchainEnv } from "./env.js";
@@ -42,7 +41,7 @@ async function syncFile(file: string, text: string | null): Promise<void> {
 }
 
 /** Prepares Flakebot's CARGO_HOME (with the operator's current config) and cargo's empty cwd. */
-export async function cargoPlaces(stateHome = loadConfig(process.env).home): Promise<CargoPlaces> {
+export async function cargoPlaces(stateHome: string): Promise<CargoPlaces> {
   const cargoHome = path.join(stateHome, "cargo-home");
   const cwd = path.join(stateHome, "cargo-cwd");
   await fs.mkdir(cargoHome, { recursive: true, mode: 0o700 });

@@ -9,6 +9,7 @@ import { cargoEnv, cargoPlaces, resolverDirs } from "../../exec/cargo-policy.js"
 import { readRegularFile, UnsafePathError } from "../../exec/safe-fs.js";
 import { sandboxBuildArgv } from "../../exec/sandbox.js";
 import type { TargetInfo } from "../../model/craft.js";
+import { loadConfig } from "../../config.js";
 
 export interface CargoRun {
   /** The workspace root (the repository). */
@@ -101,7 +102,8 @@ const HOUR = 3_600_000;
  * network unless `network` (fetching dependencies, which runs no crate code).
  */
 async function cargo(args: string[], run: CargoRun, opts: { network?: boolean } = {}): Promise<RunResult> {
-  const places = await cargoPlaces();
+  // FLAKEBOT_HOME as the server has it: its cargo-home and cargo-cwd live there.
+  const places = await cargoPlaces(loadConfig(process.env).home);
   const env = await cargoEnv(places, { CARGO_TERM_COLOR: "never", CARGO_TERM_PROGRESS_WHEN: "never", ...run.env });
   const crateDir = path.resolve(run.cwd);
   if (env.CARGO_TARGET_DIR) env.CARGO_TARGET_DIR = path.resolve(crateDir, env.CARGO_TARGET_DIR);

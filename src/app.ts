@@ -12,11 +12,11 @@ import { isToolName } from "./state/paths.js";
 import { manifestProblem } from "./craft/integrity.js";
 import { BuildQueue } from "./state/queue.js";
 import { ToolLog, readLogTail } from "./state/tool-log.js";
-import { type StageContext } from "./craft/context.js";
+import { type StageContext, type StageFn } from "./craft/context.js";
 import { CraftError, UserError } from "./model/errors.js";
 import { runCraft } from "./craft/run.js";
 import { craftPipeline } from "./craft/pipeline.js";
-import { invalidName, nameFromInstructions, toToolName } from "./model/names.js";
+import { invalidName, nameFromCrate, nameFromInstructions, toToolName } from "./model/names.js";
 import type { Craft, CraftRequest } from "./model/craft.js";
 import { readyMessage } from "./model/view.js";
 import { requestProblem } from "./model/request.js";
@@ -28,7 +28,7 @@ import { alive, killProcessesUnder, selfRef } from "./exec/procs.js";
 import { readRegularFile, UnsafePathError } from "./exec/safe-fs.js";
 import type { LlmProvider } from "./llm/provider.js";
 import { selectBackend } from "./backends/select.js";
-import { disposers } from "./dispose.js";
+import { aliasRemoved, disposers } from "./dispose.js";
 // -- services (issue 9)
 import { ServiceManager, ServiceUnavailable } from "./service/manager.js";
 import { startServiceStage } from "./craft/stages/start-service.js";
@@ -155,11 +155,18 @@ export class Flakebot extends EventEmitter<AppEvents> {
     return live.status === "ready" ? { ...live, sandboxed: this.sandboxFor(live) } : live;
   }
 
-  /** The live record of a tool or craft, or undefined. Throws on a corrupt manifest. */
+  /** The live record of a tool or craft (by its name or an alias), or undefined. Throws on a corrupt manifest. */
   async get(name: string): Promise<Craft | undefined> {
     if (invalidName(name)) return undefined;
-    const craft = this.jobs.get(name)?.craft ?? (await this.store.load(name));
-    return craft && this.view(craft);
+    const real = await this.resolve(name);
+    const craft = this.jobs.get(real)?.craft ?? (await this.store.load(real));
+    return craft && this.view(asCalled(name, craft));
+  }
+
+  /** The tool a name stands for: itself, or the tool its craft was renamed to after discovery. */
+  private async resolve(name: string): Promise<string> {
+    if (this.jobs.has(name)) return name;
+    return (await this.store.aliasOf(name)) ?? name;
   }
 
   async require(name: string): Promise<Craft> {
@@ -186,14 +193,23 @@ export class Flakebot extends EventEmitter<AppEvents> {
       const bad = invalidName(request.name);
       if (bad) throw new UserError(bad);
       if (await this.claimOrReplaceFailed(request.name)) return request.name;
+      const alias = await this.store.aliasOf(request.name);
+      if (alias) throw new UserError(`"${request.name}" is another name of the tool "${alias}" (renamed after its crate): dispose "${alias}" first, or choose another name`);
       throw new UserError(`a tool named "${request.name}" already exists or is being crafted: dispose it first (dispose_tool), or choose another name`);
     }
-    const base = derivedName(request);
+    const base = requestedName(request) || nameFromInstructions(request.instructions);
+    const name = await this.claimFree(base);
+    if (!name) throw new UserError(`could not find a free tool name near "${base}": give one with "name"`);
+    return name;
+  }
+
+  /** Claims `base`, or the first free of base_2 .. base_99. */
+  private async claimFree(base: string): Promise<string | undefined> {
     for (let i = 1; i < 100; i++) {
       const name = i === 1 ? base : `${base.slice(0, 44)}_${i}`;
       if (await this.claimOrReplaceFailed(name)) return name;
     }
-    throw new UserError(`could not find a free tool name near "${base}": give one with "name"`);
+    return undefined;
   }
 
   private async claimOrReplaceFailed(name: string): Promise<boolean> {
@@ -230,7 +246,7 @@ export class Flakebot extends EventEmitter<AppEvents> {
       status: "building",
       stage: undefined,
       message: "queued",
-      request: { ...request, name },
+      request,
       owner_pid: process.pid,
       owner_start: selfRef().start,
       created_at: now,
@@ -262,8 +278,11 @@ export class Flakebot extends EventEmitter<AppEvents> {
       backend,
       fallback,
     };
-    const steps = craftPipeline({ startService: startServiceStage(this.services) });
+    // A name from the instructions alone is provisional: the crate discovery chooses names the tool.
+    const provisional = request.name === undefined && !requestedName(request);
+    const steps = craftPipeline({ startService: startServiceStage(this.services), ...(provisional ? { nameAfterCrate: this.nameAfterCrate(job) } : {}) });
     ctx.buildSlot = (task) => this.queue.run(controller.signal, (ahead) => ctx.progress(`waiting for a build slot (${ahead} ahead)`), task);
+    this.jobs.set(name, job); // before the pipeline runs: nameAfterCrate moves the job to its new name
     job.done = runCraft(ctx, craft, steps, {
       save: async (c) => {
         job.craft = c;
@@ -277,11 +296,38 @@ export class Flakebot extends EventEmitter<AppEvents> {
       )
       .finally(async () => {
         await toolLog.close();
-        this.jobs.delete(name);
+        this.jobs.delete(job.craft.name);
         events.emit("done", job.craft);
       });
-    this.jobs.set(name, job);
     return craft;
+  }
+
+  /**
+   * The step after discover for a craft without a name of its own: it takes the name of the
+   * crate's binary (or the crate), with _2.. when taken, before acquire puts anything under
+   * the tool's directory. The provisional name stays an alias (store.rename) until dispose.
+   */
+  private nameAfterCrate(job: Job): StageFn {
+    return async (ctx, craft) => {
+      const base = craft.crate ? nameFromCrate(craft.crate) : "";
+      const old = craft.name;
+      if (!base || old === base || isNumbered(old, base)) return {};
+      const name = await this.claimFree(base);
+      if (!name) {
+        ctx.log(`naming: no free name near "${base}"; the tool keeps the name "${old}"`);
+        return {};
+      }
+      const message = `named "${name}" after the crate ${craft.crate!.name}; "${old}" stays another name for it until it is disposed`;
+      const renamed: Craft = { ...craft, name, renamed_from: old, message, updated_at: new Date().toISOString() };
+      await this.store.rename(old, renamed);
+      this.jobs.delete(old);
+      this.jobs.set(name, job);
+      job.craft = renamed;
+      ctx.paths = this.store.paths(name);
+      job.log.moveTo(ctx.paths.log);
+      ctx.progress(message);
+      return { name, renamed_from: old, message };
+    };
   }
 
   private async finishReady(job: Job, craft: Craft): Promise<Craft> {
@@ -336,7 +382,7 @@ ${reason}` : reason;
    * change. The job goes on when the wait ends or `signal` aborts.
    */
   async wait(name: string, ms: number, onUpdate?: (c: Craft, note: string) => void, signal?: AbortSignal): Promise<Craft> {
-    const job = this.jobs.get(name);
+    const job = this.jobs.get(await this.resolve(name));
     if (!job || ms <= 0) return this.require(name);
     return new Promise<Craft>((resolve) => {
       const finish = () => {
@@ -344,7 +390,7 @@ ${reason}` : reason;
         job.events.off("update", update);
         job.events.off("done", finish);
         signal?.removeEventListener("abort", finish);
-        resolve(job.craft);
+        resolve(asCalled(name, job.craft));
       };
       const update = (c: Craft, note: string) => onUpdate?.(c, note);
       // setTimeout takes at most 2^31-1 ms; a longer wait is a wait without a timer.
@@ -358,7 +404,7 @@ ${reason}` : reason;
   /** One piece of a tool's provenance: its manifest, build log, diff against upstream, or flake.nix. */
   async provenance(name: string, part: "manifest" | "build-log" | "diff" | "flake.nix"): Promise<string> {
     const craft = await this.require(name);
-    const paths = this.store.paths(name);
+    const paths = this.store.paths(craft.name);
     switch (part) {
       case "manifest":
         return JSON.stringify(craft, null, 2);
@@ -399,8 +445,8 @@ ${reason}` : reason;
     }
     if (craft.request.kind === "service") throw new UserError(`"${name}" is a service: call it by name with {"method": "GET", "path": "/"}`);
     const problem = await manifestProblem(this.config.home, craft);
-    if (problem) throw new UserError(await this.quarantine(name, problem));
-    const paths = this.store.paths(name);
+    if (problem) throw new UserError(await this.quarantine(craft.name, problem));
+    const paths = this.store.paths(craft.name);
     const granted = this.config.sandboxRead.filter((p) => existsSync(p));
     const readOnly = [...this.roots.readOnly, ...granted];
     const out = await invokeBinary(
@@ -416,7 +462,8 @@ ${reason}` : reason;
       throw err instanceof ArgumentsTooLong ? new UserError(err.message) : err;
     });
     await this.touch(craft);
-    const note = craft.sandboxed ? hiddenNote(hiddenPaths(input.args ?? [], { shown: [...readOnly, ...this.roots.writable, paths.scratch], hidden: [this.config.home] })) : undefined;
+    const hidden = craft.sandboxed ? hiddenNote(hiddenPaths(input.args ?? [], { shown: [...readOnly, ...this.roots.writable, paths.scratch], hidden: [this.config.home] })) : undefined;
+    const note = [craft.name !== name ? renamedNote(name, craft.name) : undefined, hidden].filter(Boolean).join("; ");
     return note ? { ...out, note } : out;
   }
 
@@ -424,7 +471,7 @@ ${reason}` : reason;
   async serviceRequest(name: string, input: ServiceRequest, signal?: AbortSignal): Promise<ServiceResponse> {
     const craft = await this.require(name);
     try {
-      const out = await this.services.request(name, input, signal);
+      const out = await this.services.request(craft.name, input, signal);
       await this.touch(craft);
       return out;
     } catch (err) {
@@ -447,9 +494,17 @@ ${reason}` : reason;
   }
 
   /** Cancels a craft, unregisters and deletes a tool. Returns what it removed. */
-  async dispose(name: string): Promise<{ disposed: string; removed: string[] }> {
-    checkName(name);
+  async dispose(asked: string): Promise<{ disposed: string; removed: string[] }> {
+    checkName(asked);
+    let name = await this.resolve(asked);
+    const removed: string[] = [];
     const job = this.jobs.get(name);
+    if (job) {
+      job.controller.abort(new Error("disposed"));
+      await job.done.catch(() => {});
+      removed.push(`craft job (cancelled at stage ${job.craft.stage ?? "queued"})`);
+      name = job.craft.name; // renamed after its crate while it was cancelled
+    }
     let craft: Craft | undefined;
     try {
       craft = await this.get(name);
@@ -458,12 +513,10 @@ ${reason}` : reason;
     }
     const paths = this.store.paths(name);
     const exists = await fs.access(paths.dir).then(() => true, () => false);
-    if (!craft && !exists) throw new UserError(`no crafted tool or craft named "${name.slice(0, 60)}" to dispose`);
-    const removed: string[] = [];
-    if (job) {
-      job.controller.abort(new Error("disposed"));
-      await job.done.catch(() => {});
-      removed.push(`craft job (cancelled at stage ${job.craft.stage ?? "queued"})`);
+    if (!craft && !exists) {
+      if (name === asked) throw new UserError(`no crafted tool or craft named "${asked.slice(0, 60)}" to dispose`);
+      await this.store.remove(asked); // an alias whose tool is gone
+      return { disposed: asked, removed: [aliasRemoved(asked, name)] };
     }
     const others = async () => (await this.store.list()).crafts.filter((c) => c.name !== name);
     for (const part of disposers({ config: this.config, store: this.store, services: this.services, others })) {
@@ -530,7 +583,23 @@ function firstLine(text: string): string {
   return text.split("\n")[0];
 }
 
-function derivedName(request: CraftRequest): string {
+/** The name the request implies (its bin, package, crate or source), or "" when only the instructions say what it is. */
+function requestedName(request: CraftRequest): string {
   const fromSource = request.source?.replace(/\/+$/, "").split(/[/:]/).pop()?.replace(/\.git$/, "");
-  return toToolName(request.bin ?? request.package ?? request.crate ?? fromSource ?? "") || nameFromInstructions(request.instructions);
+  return toToolName(request.bin ?? request.package ?? request.crate ?? fromSource ?? "");
+}
+
+/** True for base_2 .. base_99, the names claimFree falls back on. */
+function isNumbered(name: string, base: string): boolean {
+  const stem = `${base.slice(0, 44)}_`;
+  return name.startsWith(stem) && /^\d+$/.test(name.slice(stem.length));
+}
+
+function renamedNote(alias: string, name: string): string {
+  return `"${alias}" was renamed "${name}" after its crate: call it "${name}" (the old name works until the tool is disposed)`;
+}
+
+/** The record as the caller who named it `name` sees it: called by an alias, the message says so. */
+function asCalled(name: string, craft: Craft): Craft {
+  return craft.name === name ? craft : { ...craft, message: `${renamedNote(name, craft.name)}. ${craft.message}` };
 }

@@ -25,6 +25,11 @@ export interface DisposeDeps {
   others(): Promise<Craft[]>;
 }
 
+/** How disposing says it removed an alias (the provisional name of a craft renamed after its crate). */
+export function aliasRemoved(alias: string, name: string): string {
+  return `the name "${alias}" (another name of "${name}")`;
+}
+
 const exists = (p: string) => fs.access(p).then(() => true, () => false);
 
 export function disposers(deps: DisposeDeps): Disposer[] {
@@ -63,7 +68,7 @@ export function disposers(deps: DisposeDeps): Disposer[] {
       async dispose(name, _craft, paths) {
         const removed: string[] = [];
         for (const p of [paths.workspace, paths.scratch, paths.log, paths.manifest]) if (await exists(p)) removed.push(p);
-        await deps.store.remove(name);
+        for (const alias of await deps.store.remove(name)) removed.push(aliasRemoved(alias, name));
         return removed;
       },
     },

@@ -53,7 +53,7 @@ test("hexyl is chosen among the decoys, and every candidate's reason says why", 
   const s = await standIn();
   const { ctx, craft, lines } = setup(s.url);
   const result = await makeDiscover({ client: quickClient(s.url) })(ctx, craft);
-  assert.deepEqual(result.crate, { name: "hexyl", version: "0.8.0", repository: "https://github.com/sharkdp/hexyl" });
+  assert.deepEqual(result.crate, { name: "hexyl", version: "0.8.0", repository: "https://github.com/sharkdp/hexyl", bins: ["hexyl"] });
   const names = result.candidates!.filter((c) => !c.rejected).map((c) => c.name);
   assert.equal(names[0], "hexyl");
   // the library-only crate and the one whose binary release is yanked are set aside, and say why
@@ -132,7 +132,7 @@ test("a named crate skips the search; a source skips discovery", async () => {
   const s = await standIn();
   const named = setup(s.url, { crate: "duo-cli" });
   const result = await makeDiscover({ client: quickClient(s.url) })(named.ctx, named.craft);
-  assert.deepEqual(result.crate, { name: "duo-cli", version: "0.3.0", repository: "https://github.com/example/duo" });
+  assert.deepEqual(result.crate, { name: "duo-cli", version: "0.3.0", repository: "https://github.com/example/duo", bins: ["duo"] });
   assert.ok(!s.requests.some((r) => r.path.startsWith("/api/v1/crates?")));
 
   const lib = setup(s.url, { crate: "hex" });

@@ -27,6 +27,8 @@ export interface Step {
 export interface PipelineDeps {
   /** For a service: starts it and waits for its health check, after registration. */
   startService?: StageFn;
+  /** For a craft whose name came from its instructions alone: renames it after the crate discover chose. */
+  nameAfterCrate?: StageFn;
 }
 
 const notCached = (c: Craft) => !c.build?.cached;
@@ -37,6 +39,7 @@ export function craftPipeline(deps: PipelineDeps = {}): Step[] {
   const steps: Step[] = [
     { stage: "plan", run: plan, message: "planning from the instructions" },
     { stage: "discover", run: discover, when: (c) => !c.request.source, message: "searching crates.io" },
+    ...(deps.nameAfterCrate ? [{ stage: "discover" as const, run: deps.nameAfterCrate, when: (c: Craft) => !!c.crate, message: "naming the tool after its crate" }] : []),
     { stage: "acquire", run: acquireStage, message: "getting the source" },
     { stage: "modify", run: modify, when: (c) => wantsModify(c.request, c.plan), message: "changing the program, proving each change with cargo build and test" },
     { stage: "build", run: buildStage, builds: true, message: "building" },

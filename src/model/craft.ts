@@ -15,6 +15,8 @@ export interface CrateInfo {
   name: string;
   version: string;
   repository?: string;
+  /** The binaries crates.io lists for this version (a craft without a name is named after its one binary). */
+  bins?: string[];
 }
 
 export interface Candidate {
@@ -146,6 +148,8 @@ export interface HelpParam {
 export interface Craft {
   schema: 1;
   name: string;
+  /** The provisional name (from the instructions) it had until discovery chose its crate: an alias until dispose. */
+  renamed_from?: string;
   status: CraftStatus;
   stage?: Stage;
   message: string;

@@ -34,3 +34,8 @@ export function nameFromInstructions(instructions: string): string {
   const words = instructions.toLowerCase().match(/[a-z][a-z0-9]*/g) ?? [];
   return toToolName(words.filter((w) => !STOP.has(w)).slice(0, 3).join("_")) || "crafted_tool";
 }
+
+/** A name from the crate discovery chose: its one binary, else the crate ("duo-cli" shipping "duo" -> duo). */
+export function nameFromCrate(crate: { name: string; bins?: string[] }): string {
+  return (crate.bins?.length === 1 ? toToolName(crate.bins[0]) : "") || toToolName(crate.name);
+}

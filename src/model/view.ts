@@ -9,7 +9,7 @@ export function craftView(craft: Craft): Record<string, unknown> {
     message: craft.message,
   };
   if (craft.stage) view.stage = craft.stage;
-  if (craft.crate) view.crate = craft.crate;
+  if (craft.crate) view.crate = { name: craft.crate.name, version: craft.crate.version, ...(craft.crate.repository ? { repository: craft.crate.repository } : {}) };
   if (craft.candidates) view.candidates = craft.candidates;
   if (craft.source) {
     view.source = {

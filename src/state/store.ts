@@ -9,6 +9,8 @@ export class CorruptManifestError extends Error {}
 
 const QUARANTINED_MANIFEST = "manifest.quarantined.json";
 const QUARANTINE_NOTE = "quarantine.json";
+/** In the directory of a provisional name: the tool it was renamed to. */
+const ALIAS_NOTE = "alias.json";
 
 export async function writeJsonAtomic(file: string, data: unknown): Promise<void> {
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
@@ -67,6 +69,12 @@ export async function readJson<T>(file: string): Promise<T | undefined> {
   }
 }
 
+const exists = (p: string) => fs.access(p).then(() => true, () => false);
+
+function removeDir(dir: string): Promise<void> {
+  return fs.rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+}
+
 export class Store {
   /** `writerAlive` tells whether the process that started a temp file still runs (exec/procs.ts). */
   constructor(
@@ -82,6 +90,7 @@ export class Store {
     await fs.mkdir(toolsDir(this.home), { recursive: true, mode: 0o700 });
     const tools = await fs.readdir(toolsDir(this.home)).catch(() => [] as string[]);
     await removeDeadTemps([this.home, ...tools.filter(isToolName).map((n) => this.paths(n).dir)], this.writerAlive);
+    await this.removeDanglingAliases();
     // A probe write tells a read-only or full home at start-up, not in the middle of a craft.
     await writeJsonAtomic(path.join(this.home, ".probe.json"), { pid: process.pid });
     await fs.rm(path.join(this.home, ".probe.json"), { force: true });
@@ -109,21 +118,26 @@ export class Store {
     return readJson<Craft>(this.paths(name).manifest);
   }
 
-  /** Every tool directory's manifest; corrupt ones are reported apart, never deleted. */
-  async list(): Promise<{ crafts: Craft[]; corrupt: { name: string; error: string }[]; orphans: string[]; quarantined: { name: string; reason: string }[] }> {
+  /** Every tool directory's manifest; corrupt ones are reported apart, never deleted. Aliases are no tools. */
+  async list(): Promise<{
+    crafts: Craft[];
+    corrupt: { name: string; error: string }[];
+    orphans: string[];
+    quarantined: { name: string; reason: string }[];
+    aliases: { name: string; to: string }[];
+  }> {
     const crafts: Craft[] = [];
     const corrupt: { name: string; error: string }[] = [];
     const orphans: string[] = [];
     const quarantined: { name: string; reason: string }[] = [];
-    let names: string[] = [];
-    try {
-      names = await fs.readdir(toolsDir(this.home));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    }
-    for (const name of names.sort()) {
-      if (!isToolName(name)) continue; // not a tool's directory (a quarantine, a stray file)
+    const aliases: { name: string; to: string }[] = [];
+    for (const name of await this.names()) {
       try {
+        const to = await this.aliasOf(name);
+        if (to) {
+          aliases.push({ name, to });
+          continue;
+        }
         const craft = await this.load(name);
         const reason = craft ? undefined : await this.quarantined(name);
         if (craft) crafts.push(craft);
@@ -133,7 +147,18 @@ export class Store {
         corrupt.push({ name, error: (err as Error).message });
       }
     }
-    return { crafts, corrupt, orphans, quarantined };
+    return { crafts, corrupt, orphans, quarantined, aliases };
+  }
+
+  /** The names of the directories under tools/ (tools, aliases, orphans), sorted. */
+  private async names(): Promise<string[]> {
+    try {
+      // anything else is not a tool's directory (a quarantine, a stray file)
+      return (await fs.readdir(toolsDir(this.home))).filter(isToolName).sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      return [];
+    }
   }
 
   /** Whether the tool's manifest is on disk. */
@@ -156,7 +181,59 @@ export class Store {
     return note?.reason;
   }
 
-  async remove(name: string): Promise<void> {
-    await fs.rm(this.paths(name).dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+  /**
+   * Moves tool `from` into the directory claimed (claim) for `renamed.name`, with `renamed`
+   * as its manifest, and leaves `from` as an alias of it. `from` stays a directory all along,
+   * so no other craft can claim the name meanwhile; readers see the new manifest before the
+   * alias, and the alias before the old manifest goes.
+   */
+  async rename(from: string, renamed: Craft): Promise<void> {
+    const src = this.paths(from);
+    const dst = this.paths(renamed.name);
+    try {
+      await this.save(renamed);
+      await writeJsonAtomic(path.join(src.dir, ALIAS_NOTE), { to: renamed.name, at: new Date().toISOString() });
+    } catch (err) {
+      await fs.rm(path.join(src.dir, ALIAS_NOTE), { force: true }).catch(() => {});
+      await removeDir(dst.dir).catch(() => {});
+      throw err;
+    }
+    // Renamed from here on: what is left to move (the log) may lag, but is never lost.
+    await fs.rm(src.manifest, { force: true });
+    for (const entry of await fs.readdir(src.dir)) {
+      if (entry === ALIAS_NOTE || TEMP_FILE.test(entry)) continue;
+      await fs.rename(path.join(src.dir, entry), path.join(dst.dir, entry));
+    }
+  }
+
+  /** Aliases whose tool is gone (a crash in the middle of a dispose) would name the next tool of that name. */
+  private async removeDanglingAliases(): Promise<void> {
+    for (const name of await this.names()) {
+      const to = await this.aliasOf(name);
+      if (to && !(await exists(this.paths(to).dir))) await removeDir(this.paths(name).dir);
+    }
+  }
+
+  /** The tool `name` is another name of (a craft renamed after its crate), or undefined. */
+  async aliasOf(name: string): Promise<string | undefined> {
+    if (!isToolName(name)) return undefined;
+    const note = await readJson<{ to?: unknown }>(path.join(this.paths(name).dir, ALIAS_NOTE)).catch(() => undefined);
+    return typeof note?.to === "string" && isToolName(note.to) && note.to !== name ? note.to : undefined;
+  }
+
+  /**
+   * Removes the tool's directory and its aliases; returns the aliases removed. The aliases go
+   * first: a crash in between leaves the tool without its old name, never a name pointing
+   * at whatever is crafted under the tool's name next.
+   */
+  async remove(name: string): Promise<string[]> {
+    const aliases: string[] = [];
+    for (const other of await this.names()) {
+      if ((await this.aliasOf(other)) !== name) continue;
+      await removeDir(this.paths(other).dir);
+      aliases.push(other);
+    }
+    await removeDir(this.paths(name).dir);
+    return aliases;
   }
 }

@@ -14,7 +14,7 @@ export class ToolLog {
   private inode?: number;
 
   constructor(
-    private readonly file: string,
+    private file: string,
     private readonly keep = 200,
     private readonly capBytes = LOG_CAP_BYTES,
   ) {}
@@ -68,6 +68,11 @@ export class ToolLog {
       }
     }
     this.size = 0;
+  }
+
+  /** The file was moved (a craft renamed after its crate): the open stream follows it, and so does the next open. */
+  moveTo(file: string): void {
+    this.file = file;
   }
 
   lastLine(): string | undefined {

@@ -32,7 +32,7 @@ export interface DiscoverDeps {
 }
 
 function crateInfo(c: RankedCandidate): CrateInfo {
-  return { name: c.name, version: c.version, ...(c.repository ? { repository: c.repository } : {}) };
+  return { name: c.name, version: c.version, ...(c.repository ? { repository: c.repository } : {}), bins: c.bins };
 }
 
 function toCandidate(c: RankedCandidate): Candidate {
@@ -70,7 +70,7 @@ async function namedCrate(client: CratesIoClient, name: string, ctx: StageContex
     );
   }
   const repository = details.crate.repository ?? version.repository ?? undefined;
-  const info: CrateInfo = { name: details.crate.name, version: version.num, ...(repository ? { repository } : {}) };
+  const info: CrateInfo = { name: details.crate.name, version: version.num, ...(repository ? { repository } : {}), bins: binNames(version) };
   ctx.log(`discover: using the requested crate ${info.name} ${info.version}${repository ? ` (${repository})` : " (no repository)"}`);
   return {
     crate: info,

@@ -8,6 +8,7 @@ import type { Craft } from "../src/model/craft.js";
 import { makeDiscover } from "../src/craft/stages/discover.js";
 import { isOsiLicense } from "../src/discovery/rank.js";
 import { queriesFromInstructions } from "../src/discovery/keywords.js";
+import { nameFromCrate } from "../src/model/names.js";
 import { CratesIoClient, USER_AGENT, newestUsableVersion } from "../src/sources/cratesio.js";
 import { startCratesIo, type CratesIoStandIn } from "./fixtures/far-ends/cratesio.js";
 import { hexCatalogue, stageSetup } from "./fixtures/far-ends/upstreams.js";
@@ -215,4 +216,12 @@ test("the default client spaces requests to a host at least one second apart", a
   const times = s.requests.map((r) => r.at).sort((a, b) => a - b);
   assert.equal(times.length, 3);
   for (let i = 1; i < times.length; i++) assert.ok(times[i] - times[i - 1] >= 950, `requests ${times[i] - times[i - 1]} ms apart`);
+});
+
+test("the crate discovery chose names a tool without a name: its one binary, else the crate", () => {
+  assert.equal(nameFromCrate({ name: "duo-cli", bins: ["duo"] }), "duo");
+  assert.equal(nameFromCrate({ name: "ripgrep", bins: ["rg"] }), "rg");
+  assert.equal(nameFromCrate({ name: "multi-tool", bins: ["one", "two"] }), "multi_tool", "several binaries: the crate");
+  assert.equal(nameFromCrate({ name: "old-crate", bins: [] }), "old_crate", "crates.io lists none: the crate");
+  assert.equal(nameFromCrate({ name: "x-y", bins: ["2048"] }), "x_y", "a binary that makes no tool name: the crate");
 });

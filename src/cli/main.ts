@@ -109,6 +109,7 @@ async function craftCommand(args: string[]): Promise<number> {
 function describeText(craft: Craft, logTail: string[]): string {
   const rows: [string, string][] = [
     ["name", craft.name],
+    ...(craft.renamed_from ? [["also", `${craft.renamed_from} (its first name, until it is disposed)`] as [string, string]] : []),
     ["status", `${craft.status}${craft.stage ? ` (stage ${craft.stage})` : ""}`],
     ["message", craft.message],
     ["instructions", craft.request.instructions],

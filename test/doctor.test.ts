@@ -148,6 +148,35 @@ test("the real nix and bwrap of this machine: version against 2.18, flakes, a re
   assert.equal(check(again, "nix flakes").status, "ok");
 });
 
+test("the Nix sandbox: relied on when on, bwrap around nix builds when off, refused without bwrap unless FLAKEBOT_SANDBOX=off", async () => {
+  const nixConfig = (sandbox: boolean) => `experimental-features = nix-command flakes\nsandbox = ${sandbox}`;
+  const on = await doctor(config(), { env: { ...fullEnv(), NIX_CONFIG: nixConfig(true) }, networkTimeoutMs: 3000 });
+  assert.equal(check(on, "nix sandbox").status, "ok");
+  assert.match(check(on, "nix sandbox").detail, /^Nix's sandbox is on \(nix show-config\): nix builds of crafted tools rely on it/);
+
+  const off = { ...fullEnv(), NIX_CONFIG: nixConfig(false) };
+  const bwrapped = await doctor(config(), { env: off, networkTimeoutMs: 3000 });
+  assert.equal(check(bwrapped, "nix sandbox").status, "ok");
+  assert.match(check(bwrapped, "nix sandbox").detail, /sandbox = false\): each nix build of a crafted tool runs under bwrap/);
+
+  const unconfined = await doctor(config({ FLAKEBOT_SANDBOX: "off" }), { env: off, networkTimeoutMs: 3000 });
+  assert.equal(check(unconfined, "nix sandbox").status, "warn");
+  assert.match(check(unconfined, "nix sandbox").detail, /FLAKEBOT_SANDBOX=off: nix builds run the crate's build scripts and tests unconfined/);
+
+  // Nix but no bwrap on PATH, the sandbox off: what the Nix backend refuses.
+  const noBwrap = { PATH: await pathWith(["nix"]), HOME: process.env.HOME ?? dir, NIX_CONFIG: nixConfig(false) };
+  const refused = await doctor(config({ FLAKEBOT_BACKEND: "nix" }), { env: noBwrap, networkTimeoutMs: 3000 });
+  const nixSandbox = check(refused, "nix sandbox");
+  assert.equal(nixSandbox.status, "missing");
+  assert.ok(nixSandbox.required);
+  assert.match(nixSandbox.detail, /the Nix sandbox is off \(nix show-config: sandbox = false\) and bwrap cannot be used.*Nix builds are refused: FLAKEBOT_BACKEND=nix cannot craft/);
+  assert.match(nixSandbox.fix ?? "", /sandbox = true.*bubblewrap.*FLAKEBOT_BACKEND=cargo/);
+  assert.equal(refused.ok, false);
+  const auto = await doctor(config(), { env: noBwrap, networkTimeoutMs: 3000 });
+  assert.equal(check(auto, "nix sandbox").status, "warn");
+  assert.match(check(auto, "nix sandbox").detail, /Nix builds are refused: crafts fall back to cargo/);
+});
+
 test("bwrap that cannot run its sandbox is a warning with bwrap's own reason", async () => {
   // Only bwrap on PATH: inside the sandbox `true` cannot be found, so bwrap fails for real.
   const bin = await pathWith(["bwrap"]);

@@ -27,10 +27,11 @@ import {
   pushToCache,
   type PreparedFlake,
 } from "../src/backends/nix/nix.js";
-import { FLAKE_NIX, flakeData, flakeNix, needsOpenssl, writeFlakeFiles } from "../src/backends/nix/flake-files.js";
+import { FLAKE_NIX, flakeData, flakeNix, needsOpenssl, writeFlakeFiles, type FlakeData } from "../src/backends/nix/flake-files.js";
 import { reviewLock } from "../src/backends/nix/cargo-lock.js";
 import { gitOutputHashes } from "../src/backends/nix/git-hashes.js";
 import { packageStage, readCheckPhase } from "../src/craft/stages/package.js";
+import { testStage } from "../src/craft/stages/test.js";
 import type { BackendContext } from "../src/backends/backend.js";
 import { nixBackend } from "../src/backends/nix/backend.js";
 import { cargoBackend } from "../src/backends/cargo/backend.js";
@@ -160,8 +161,9 @@ test("a single crate becomes a committed flake that nix builds into a GC root", 
   const lock = JSON.parse(await fs.readFile(path.join(ws, "flake.lock"), "utf8"));
   assert.equal(lock.nodes.nixpkgs.locked.type, "path");
   assert.equal(lock.nodes.nixpkgs.locked.path, stub);
-  const data = JSON.parse(await fs.readFile(path.join(ws, "flakebot.json"), "utf8"));
-  assert.deepEqual(data, { pname: "hello-upper", version: "0.1.0", bin: "hello-upper", root: "", subdir: "", cargoBuildFlags: ["--bin", "hello-upper"], checkFlags: ["--color", "never"], outputHashes: {}, openssl: false, pkgConfig: false });
+  const data: FlakeData = JSON.parse(await fs.readFile(path.join(ws, "flakebot.json"), "utf8"));
+  // No baseline yet (no modify loop): the check phase records the whole suite.
+  assert.deepEqual(data, { pname: "hello-upper", version: "0.1.0", bin: "hello-upper", root: "", subdir: "", cargoBuildFlags: ["--bin", "hello-upper"], checkMode: "record", checkFlags: ["--color", "never"], outputHashes: {}, openssl: false, pkgConfig: false });
   // The crate's tests ran inside the nix build, and their counts come from its log.
   assert.equal(tests?.passed, 2);
   assert.equal(tests?.failed, 0);
@@ -186,7 +188,8 @@ test("crafting the identical tree again reuses the store path", { skip }, async 
   assert.ok(hello, "needs the first build");
   const ws = await workspace("hello", "hello-again");
   // The same binary cache too: flake.nix names it, and flake.nix is part of the source.
-  const flake = await prepareFlake({ workspace: ws, target: target("hello-upper", "0.1.0", "hello-upper"), nixpkgs, cache: hello.cache });
+  // The same flakebot.json too (the first craft's check phase recorded, having no baseline).
+  const flake = await prepareFlake({ workspace: ws, target: target("hello-upper", "0.1.0", "hello-upper"), nixpkgs, cache: hello.cache, checkMode: hello.flake.data.checkMode });
   assert.notEqual(flake.commit, hello.flake.commit, "a different commit (another clone, another time)");
   const root2 = gcroot("hello-again");
   const { build } = await buildFlake(flake, { gcroot: root2 });
@@ -322,8 +325,10 @@ const REAL_NIXPKGS = {
   lib: ["genAttrs", "optionals"],
   // pkgs/top-level/all-packages.nix
   pkgs: ["rustPlatform.buildRustPackage", "pkg-config", "openssl", "mkShell"],
-  // pkgs/build-support/rust/build-rust-package/default.nix (+ stdenv.mkDerivation's own)
-  buildRustPackage: ["pname", "version", "src", "cargoLock", "buildAndTestSubdir", "cargoBuildFlags", "doCheck", "checkFlags", "nativeBuildInputs", "buildInputs", "meta"],
+  // pkgs/build-support/rust/build-rust-package/default.nix (+ stdenv.mkDerivation's own:
+  // checkPhase, which hooks/cargo-check-hook.sh leaves alone when given and whose
+  // cargoCheckHook reads cargoTestFlags and checkFlags)
+  buildRustPackage: ["pname", "version", "src", "cargoLock", "buildAndTestSubdir", "cargoBuildFlags", "doCheck", "checkPhase", "cargoTestFlags", "checkFlags", "nativeBuildInputs", "buildInputs", "meta"],
   // pkgs/build-support/rust/import-cargo-lock.nix
   cargoLock: ["lockFile", "outputHashes", "allowBuiltinFetchGit"],
   // the flake schema of `nix run`, `nix build`, `nix flake check` and `nix develop`
@@ -411,7 +416,7 @@ test("nixAvailable reports the installed version; without nix the stage says how
 
 test("flakeData keeps a workspace's layout and selects the binary", () => {
   const data = flakeData(target("shout", "1.2.0", "shout", "crates/shout"), { root: "rust", subdir: "crates/shout" }, "");
-  assert.deepEqual(data, { pname: "shout", version: "1.2.0", bin: "shout", root: "rust", subdir: "crates/shout", cargoBuildFlags: ["--bin", "shout"], checkFlags: ["--color", "never"], outputHashes: {}, openssl: false, pkgConfig: false });
+  assert.deepEqual(data, { pname: "shout", version: "1.2.0", bin: "shout", root: "rust", subdir: "crates/shout", cargoBuildFlags: ["--bin", "shout"], checkMode: "gate", checkFlags: ["--color", "never"], outputHashes: {}, openssl: false, pkgConfig: false });
 });
 
 test("a crate with crates.io dependencies whose Cargo.lock carries their real checksums is built and tested by Nix", { skip }, async () => {
@@ -453,22 +458,82 @@ test("a Cargo.lock without crates.io checksums: nixpkgs' way of refusing it, and
   assert.equal(await run(build!.binary, []), "READ | WRITE\n");
 });
 
-test("upstream tests that fail before any change are skipped in the check phase and reported as known failures", { skip }, async () => {
+/** A craft of an unmodified crate whose branch is pushed to a fork (the fork's flake gates). */
+function forkedCraft(name: string, ctx: StageContext): Craft {
+  return {
+    ...craftRecord(name, target("hello-upper", "0.1.0", "hello-upper"), ctx.request),
+    source: { url: "https://github.com/upstream/hello", rev: "v0.1.0", commit: "0".repeat(40), base: "0".repeat(40), fork: `https://github.com/someone/${name}.git`, origin: "git" },
+  };
+}
+
+/** Adds a test module to the hello fixture's main.rs and commits it, as upstream would have. */
+async function withUpstreamTests(ws: string, tests: string, why: string): Promise<void> {
+  await fs.appendFile(path.join(ws, "src", "main.rs"), `\n#[cfg(test)]\nmod upstream {\n${tests}}\n`);
+  await runChecked(["git", "commit", "-qam", why], { cwd: ws, env: process.env as Record<string, string> });
+}
+
+/** The fork's commit (from its github: reference) and the flakebot.json it holds. */
+async function forkData(ws: string, flakeRef: string | undefined): Promise<{ commit: string; data: FlakeData }> {
+  const commit = /^github:someone\/[\w-]+\/([0-9a-f]{40})$/.exec(flakeRef ?? "")?.[1];
+  assert.ok(commit, flakeRef);
+  return { commit, data: JSON.parse((await gitLines(ws, ["show", `${commit}:flakebot.json`])).join("\n")) };
+}
+
+const builds = (lines: string[]) => lines.filter((l) => /> Executing cargoBuildHook$/.test(l)).length;
+
+test("an unmodified crate whose upstream test fails: one nix build records it as a known failure, and the fork's flake skips it", { skip }, async () => {
   const { ctx, lines } = context("known");
   const ws = await fixtureRepo("hello", ctx.paths.workspace);
   roots.push(ctx.paths.gcroot);
-  const main = path.join(ws, "src", "main.rs");
-  const failing = "\n#[cfg(test)]\nmod upstream {\n    #[test]\n    fn needs_the_network() {\n        assert!(std::net::TcpStream::connect(\"192.0.2.1:80\").is_ok());\n    }\n}\n";
-  await fs.appendFile(main, failing);
-  await runChecked(["git", "commit", "-qam", "a test that fails offline"], { cwd: ws, env: process.env as Record<string, string> });
-  const { build, tests } = await nixPackage(ctx, craftRecord("known", target("hello-upper", "0.1.0", "hello-upper"), ctx.request));
+  await withUpstreamTests(ws, '    #[test]\n    fn needs_the_network() {\n        assert!(std::net::TcpStream::connect("192.0.2.1:80").is_ok());\n    }\n', "a test that fails offline");
+  const { build, tests } = await nixPackage(ctx, forkedCraft("known", ctx));
   assert.deepEqual(tests?.known_failures, ["src/main.rs::upstream::needs_the_network"]);
   assert.equal(tests?.passed, 2);
   assert.equal(tests?.failed, 0);
-  const data = JSON.parse(await fs.readFile(path.join(ws, "flakebot.json"), "utf8"));
-  assert.deepEqual(data.checkFlags, ["--color", "never", "--exact", "--skip", "upstream::needs_the_network"]);
-  assert.ok(lines.some((l) => /test upstream::needs_the_network \.\.\. FAILED/.test(l)), "the first build ran it and saw it fail");
   assert.equal(await run(build!.binary, ["ok"]), "OK\n");
+  // One compile: one nix build, whose check phase ran the whole suite and saw the failure.
+  assert.equal(builds(lines), 1, "one cargoBuildHook in the log");
+  assert.equal(lines.filter((l) => /> Executing cargoCheckHook$/.test(l)).length, 1);
+  assert.ok(lines.some((l) => /> test upstream::needs_the_network \.\.\. FAILED/.test(l)));
+  assert.ok(lines.some((l) => /> flakebot-check: exit status [1-9]\d*$/.test(l)), "the failing check phase did not fail the build");
+  // The commit built records; the fork's commit on top of it gates, skipping the known failure.
+  const fork = await forkData(ws, build!.flake_ref);
+  const built = JSON.parse((await gitLines(ws, ["show", `${fork.commit}~1:flakebot.json`])).join("\n")) as FlakeData;
+  assert.equal(built.checkMode, "record");
+  assert.deepEqual(built.checkFlags, ["--color", "never"]);
+  assert.equal(fork.data.checkMode, "gate");
+  assert.deepEqual(fork.data.checkFlags, ["--color", "never", "--exact", "--skip", "upstream::needs_the_network"]);
+  // Built as published (nixpkgs from flake.nix's pin, here the stand-in), the fork's flake passes its check.
+  const forkBuild = await runNix(
+    ["build", "--no-link", "--print-build-logs", "--override-input", "nixpkgs", nixpkgs, "--no-write-lock-file", `${localFlakeRef(ws, fork.commit)}#default`],
+    { cwd: env.dir, timeoutMs: 600_000 },
+  );
+  assert.equal(forkBuild.exitCode, 0, forkBuild.stderr.slice(-3000));
+  assert.match(forkBuild.stderr, /test result: ok\. 2 passed; 0 failed; 0 ignored; 0 measured; 1 filtered out/);
+  assert.doesNotMatch(forkBuild.stderr, /test upstream::needs_the_network/);
+});
+
+test("an unmodified crate whose own tests do not compile here: one nix build, the cargo backend's known failure, and a fork's flake without a check phase", { skip }, async () => {
+  const { ctx, lines } = context("untestable");
+  const ws = await fixtureRepo("hello", ctx.paths.workspace);
+  roots.push(ctx.paths.gcroot);
+  await withUpstreamTests(ws, "    #[test]\n    fn uses_a_newer_api() {\n        assert!(not_in_this_version());\n    }\n", "a test of an API this toolchain lacks");
+  const craft = forkedCraft("untestable", ctx);
+  const { build, tests } = await nixPackage(ctx, craft);
+  assert.equal(build?.backend, "nix");
+  assert.equal(await run(build!.binary, ["still", "ships"]), "STILL SHIPS\n");
+  assert.equal(builds(lines), 1, "one cargoBuildHook in the log");
+  assert.equal(tests?.passed, 0);
+  assert.equal(tests?.failed, 0);
+  assert.equal(tests?.known_failures?.length, 1);
+  assert.match(tests!.known_failures![0], /^the crate's tests do not compile here \(error\[E0425\]: cannot find function `not_in_this_version` in this scope\)$/);
+  // The cargo backend reports the same known failure for the same tree.
+  const cargo = await testStage({ ...ctx, backend: cargoBackend }, craft);
+  assert.deepEqual(cargo.tests?.known_failures, tests?.known_failures);
+  // A fork's flake does not run tests that cannot compile, and says why.
+  const fork = await forkData(ws, build!.flake_ref);
+  assert.equal(fork.data.checkMode, "off");
+  assert.equal(fork.data.checkNote, tests!.known_failures![0]);
 });
 
 test("a crate changed by the modify loop whose tests fail under Nix fails at the test stage, with no fallback", { skip }, async () => {
@@ -567,6 +632,8 @@ test("a flake pushed to a fork never pins this machine's local nixpkgs", { skip 
   const files = await gitLines(ctx.paths.workspace, ["ls-tree", "--name-only", m[1]]);
   assert.ok(files.includes("flake.nix") && files.includes("flakebot.json") && files.includes("Cargo.lock"));
   assert.ok(!files.includes("flake.lock"), "the local path: lock stays off the fork's branch");
+  // An unmodified crate's flake recorded its tests; the fork's gates.
+  assert.equal(JSON.parse((await gitLines(ctx.paths.workspace, ["show", `${m[1]}:flakebot.json`])).join("\n")).checkMode, "gate");
   const pinned = (await gitLines(ctx.paths.workspace, ["show", `${m[1]}:flake.nix`])).find((l) => l.includes("inputs.nixpkgs.url"));
   assert.match(pinned ?? "", /"github:NixOS\/nixpkgs\/nixos-26\.05"/);
   // The build itself used the commit with the local lock (the store path is the one tested).

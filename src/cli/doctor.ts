@@ -1,5 +1,6 @@
 // `flakebot doctor`: is this machine ready to craft tools? Checks the toolchain (cargo,
-// rustc, git, nix and its flakes, bwrap and whether it can really build a sandbox), the LLM
+// rustc, git, nix, its flakes and what confines a nix build, bwrap and whether it can really
+// build a sandbox), the LLM
 // settings (never printing a key) and whether crates.io and GitHub answer, and says for
 // everything missing the exact command that installs or fixes it.
 import fs from "node:fs/promises";
@@ -12,7 +13,8 @@ import { redactSecrets, toolchainEnv } from "../exec/env.js";
 import { providerKind } from "../llm/select.js";
 import { USER_AGENT } from "../sources/cratesio.js";
 import { MIN_NIX, NIX_UPGRADE, nixAvailable, oldNixAdvice } from "../backends/nix/cli.js";
-import { checkSandbox } from "../exec/sandbox.js";
+import { checkSandbox, type SandboxCheck } from "../exec/sandbox.js";
+import { SANDBOX_HINT, nixConfinement } from "../backends/nix/sandbox.js";
 import { findOnPath } from "../exec/which.js";
 import { compareVersions, versionIn } from "../model/version.js";
 
@@ -67,12 +69,14 @@ export async function doctor(config: Config, opts: DoctorOptions = {}): Promise<
     processTimeoutMs: opts.processTimeoutMs ?? 15_000,
     networkTimeoutMs: opts.networkTimeoutMs ?? 5_000,
   };
+  // One trial sandbox, for bwrap's own check and for what a nix build would run under.
+  const trial = config.sandbox === "off" || !findOnPath("bwrap", probe.env) ? Promise.resolve(undefined) : checkSandbox(probe.env);
   const groups = await Promise.all([
     checkRustTool(probe, "cargo"),
     checkRustTool(probe, "rustc"),
     checkGit(probe),
-    checkNix(probe, config),
-    checkBwrap(probe, config),
+    checkNix(probe, config, trial),
+    checkBwrap(probe, config, trial),
     Promise.resolve([checkLlm(config)]),
     checkCratesIo(probe, config),
     checkGitHub(probe, config),
@@ -137,7 +141,7 @@ export function versionAtLeast(have: number[], need: string): boolean {
   return compareVersions(have.join("."), need) >= 0;
 }
 
-async function checkNix(probe: Probe, config: Config): Promise<DoctorCheck[]> {
+async function checkNix(probe: Probe, config: Config, trial: Promise<SandboxCheck | undefined>): Promise<DoctorCheck[]> {
   const required = config.backend === "nix";
   const fallback = required ? "FLAKEBOT_BACKEND=nix cannot build anything" : "builds fall back to cargo (flagged not reproducible)";
   const bin = findOnPath("nix", probe.env);
@@ -159,8 +163,41 @@ async function checkNix(probe: Probe, config: Config): Promise<DoctorCheck[]> {
   } else {
     checks.push({ name: "nix", status: "ok", required, detail: `Nix ${shown} (${bin})` });
   }
-  checks.push(await checkFlakes(probe, bin));
+  checks.push(await checkFlakes(probe, bin), await checkNixSandbox(probe, config, trial));
   return checks;
+}
+
+/** Where the crate's code runs in a nix build (build scripts, proc macros, the check phase's tests), as crafts decide it. */
+async function checkNixSandbox(probe: Probe, config: Config, trial: Promise<SandboxCheck | undefined>): Promise<DoctorCheck> {
+  const name = "nix sandbox";
+  const required = config.backend === "nix";
+  const bwrap = config.sandbox === "off" ? "off" : (await trial)?.ok === true;
+  let confinement;
+  try {
+    confinement = await nixConfinement(bwrap, undefined, probe.env);
+  } catch (err) {
+    return { name, status: "warn", required: false, detail: `could not read Nix's sandbox setting: ${redactSecrets((err as Error).message)}` };
+  }
+  switch (confinement.kind) {
+    case "nix-sandbox":
+      return { name, status: "ok", required, detail: "Nix's sandbox is on (nix show-config): nix builds of crafted tools rely on it (no network, only their inputs, a build user)" };
+    case "bwrap":
+      return { name, status: "ok", required, detail: "Nix's sandbox is off (nix show-config: sandbox = false): each nix build of a crafted tool runs under bwrap (no network, your home and FLAKEBOT_HOME hidden)" };
+    case "none":
+      return {
+        name,
+        status: "warn",
+        required: false,
+        detail: "Nix's sandbox is off and FLAKEBOT_SANDBOX=off: nix builds run the crate's build scripts and tests unconfined",
+        fix: "set `sandbox = true` in /etc/nix/nix.conf (or NIX_CONFIG), or unset FLAKEBOT_SANDBOX",
+      };
+    case "refused": {
+      const instead = required ? "FLAKEBOT_BACKEND=nix cannot craft" : "crafts fall back to cargo (flagged not reproducible)";
+      const hinted = confinement.reason.endsWith(`: ${SANDBOX_HINT}`);
+      const why = hinted ? confinement.reason.slice(0, -(SANDBOX_HINT.length + 2)) : confinement.reason;
+      return { name, status: required ? "missing" : "warn", required, detail: `${why}. Nix builds are refused: ${instead}`, ...(hinted ? { fix: SANDBOX_HINT } : {}) };
+    }
+  }
 }
 
 async function checkFlakes(probe: Probe, nixBin: string): Promise<DoctorCheck> {
@@ -181,7 +218,7 @@ async function checkFlakes(probe: Probe, nixBin: string): Promise<DoctorCheck> {
   return { name: "nix flakes", status: "warn", required: false, detail: `could not ask Nix whether flakes are enabled: ${instantiate} ${failure(r)}` };
 }
 
-async function checkBwrap(probe: Probe, config: Config): Promise<DoctorCheck[]> {
+async function checkBwrap(probe: Probe, config: Config, trial: Promise<SandboxCheck | undefined>): Promise<DoctorCheck[]> {
   const required = config.sandbox === "bwrap";
   const bin = findOnPath("bwrap", probe.env);
   if (!bin) {
@@ -199,7 +236,7 @@ async function checkBwrap(probe: Probe, config: Config): Promise<DoctorCheck[]> 
     return [{ name: "bwrap", status: "warn", required, detail: `FLAKEBOT_SANDBOX=off: crafted tools run unsandboxed although bwrap is installed (${bin})`, fix: "unset FLAKEBOT_SANDBOX" }];
   }
   // The same trial sandbox the runtime relies on; its detail ends with general advice.
-  const check = await checkSandbox(probe.env);
+  const check = (await trial) ?? (await checkSandbox(probe.env));
   const reason = check.detail.split(": allow unprivileged")[0];
   if (check.ok) return [{ name: "bwrap", status: "ok", required, detail: check.detail }];
   return [{

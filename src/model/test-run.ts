@@ -13,3 +13,8 @@ export interface CheckRun {
 
 /** Reads a test run out of a build log (the gate's parser, handed to backends by the package stage). */
 export type TestReader = (output: string) => CheckRun;
+
+/** The known failure of an unmodified crate whose own tests do not compile here, with the first error. */
+export function testsDoNotCompile(firstError: string): string {
+  return `the crate's tests do not compile here (${firstError.trim().slice(0, 200)})`;
+}

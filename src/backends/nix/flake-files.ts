@@ -10,6 +10,20 @@ export const FLAKE_FILE = "flake.nix";
 export const DATA_FILE = "flakebot.json";
 export const LOCK_FILE = "flake.lock";
 
+/**
+ * The check phase (the crate's tests, with the flake's toolchain):
+ * - "gate": nixpkgs' cargoCheckHook; a failing test fails the build (checkFlags skip the
+ *   known failures);
+ * - "record": the whole suite runs, and the build goes on whatever it reports, printing
+ *   the check phase's exit status (CHECK_STATUS): the first build of an unmodified crate,
+ *   whose verdicts are its baseline, read from the build log;
+ * - "off": no check phase (a published flake whose tests do not compile here; checkNote says why).
+ */
+export type CheckMode = "gate" | "record" | "off";
+
+/** The line a "record" check phase ends with: `flakebot-check: exit status <n>`. */
+export const CHECK_STATUS = "flakebot-check: exit status";
+
 /** What flake.nix reads from flakebot.json. */
 export interface FlakeData {
   pname: string;
@@ -21,6 +35,10 @@ export interface FlakeData {
   /** The package's directory relative to `root` (buildAndTestSubdir); "" when it is the root package. */
   subdir: string;
   cargoBuildFlags: string[];
+  /** How the check phase treats the crate's tests (CheckMode). */
+  checkMode: CheckMode;
+  /** Why the check phase is off (checkMode "off"), for whoever reads the flake. */
+  checkNote?: string;
   /** Arguments for the test binaries: `--skip` for upstream tests that failed before any change. */
   checkFlags: string[];
   /** Git dependencies pinned by the NAR hash of their tree (`name-version` -> SRI hash). */
@@ -60,6 +78,17 @@ ${nixConfigLine(cache)}
       systems = [ "x86_64-linux" "aarch64-linux" "x86_64-darwin" "aarch64-darwin" ];
       forAllSystems = f: lib.genAttrs systems (system: f system nixpkgs.legacyPackages.\${system});
       src = if cfg.root == "" then self else "\${self}/\${cfg.root}";
+      checkMode = cfg.checkMode or "gate";
+      # "record" (see flakebot.json's checkMode): stdenv runs each phase under set -e, which
+      # a function called from a condition (if, ||) silently loses; so the hook runs in a
+      # subshell of its own with set -e, and its status is printed, not returned.
+      recordCheck = ''
+        set +e
+        ( set -e; cargoCheckHook )
+        flakebotCheckStatus=$?
+        set -e
+        echo "${CHECK_STATUS} $flakebotCheckStatus"
+      '';
 
       package = pkgs: pkgs.rustPlatform.buildRustPackage {
         pname = cfg.pname;
@@ -73,8 +102,11 @@ ${nixConfigLine(cache)}
         };
         buildAndTestSubdir = if cfg.subdir == "" then null else cfg.subdir;
         cargoBuildFlags = cfg.cargoBuildFlags;
-        # The crate's tests gate the tool: they run here, with this flake's toolchain.
-        doCheck = true;
+        # The crate's tests run here, with this flake's toolchain: every test binary, even
+        # after one fails, so that the log names every failure.
+        doCheck = checkMode != "off";
+        checkPhase = if checkMode == "record" then recordCheck else "cargoCheckHook";
+        cargoTestFlags = [ "--no-fail-fast" ];
         checkFlags = cfg.checkFlags;
         nativeBuildInputs = lib.optionals cfg.pkgConfig [ pkgs.pkg-config ];
         buildInputs = lib.optionals cfg.openssl [ pkgs.openssl ];
@@ -89,7 +121,7 @@ ${nixConfigLine(cache)}
           program = "\${self.packages.\${system}.default}/bin/\${cfg.bin}";
         };
       });
-      # The build runs the test suite (doCheck), so the package is the check.
+      # The build runs the test suite (in checkMode "gate" a failing test fails it), so the package is the check.
       checks = forAllSystems (system: pkgs: { default = self.packages.\${system}.default; });
       # The toolchain the package builds with, for \`nix develop\` and Flakebot's modify loop.
       devShells = forAllSystems (system: pkgs: {
@@ -120,7 +152,7 @@ export function flakeData(
   target: TargetInfo,
   layout: { root: string; subdir: string },
   cargoLock: string,
-  pins: { knownFailures?: string[]; outputHashes?: Record<string, string> } = {},
+  pins: { knownFailures?: string[]; outputHashes?: Record<string, string>; checkMode?: CheckMode; checkNote?: string } = {},
 ): FlakeData {
   const openssl = needsOpenssl(cargoLock);
   return {
@@ -130,6 +162,8 @@ export function flakeData(
     root: slashes(layout.root),
     subdir: slashes(layout.subdir),
     cargoBuildFlags: ["--bin", target.bin, ...(target.features?.length ? ["--features", target.features.join(",")] : [])],
+    checkMode: pins.checkMode ?? "gate",
+    ...(pins.checkNote ? { checkNote: pins.checkNote } : {}),
     checkFlags: checkFlags(pins.knownFailures ?? []),
     outputHashes: pins.outputHashes ?? {},
     openssl,
@@ -144,6 +178,16 @@ export function flakeData(
  */
 export function checkFlags(skip: string[]): string[] {
   return ["--color", "never", ...(skip.length ? ["--exact", ...skip.flatMap((id) => ["--skip", libtestName(id)])] : [])];
+}
+
+/** How a published flake checks: skipping these upstream failures, or not at all, for this reason. */
+export type PublishedCheck = { skip: string[] } | { off: string };
+
+/** The same flake with a gating check phase instead of a recording one. */
+export function publishedData(data: FlakeData, check: PublishedCheck): FlakeData {
+  const { checkNote: _note, ...rest } = data;
+  if ("off" in check) return { ...rest, checkMode: "off", checkNote: check.off, checkFlags: checkFlags([]) };
+  return { ...rest, checkMode: "gate", checkFlags: checkFlags(check.skip) };
 }
 
 /** A gate test id (`target::name`, the target a path or "doc-tests") -> libtest's own name. */

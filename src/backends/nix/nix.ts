@@ -13,12 +13,23 @@ import type { BackendContext } from "../backend.js";
 import { CraftError } from "../../model/errors.js";
 import type { BuildInfo, Craft, TargetInfo } from "../../model/craft.js";
 import { cargoMetadata, generateLockfile } from "../cargo/cargo.js";
-import { DATA_FILE, FLAKE_FILE, LOCK_FILE, flakeData, writeFlakeFiles, type FlakeData } from "./flake-files.js";
+import {
+  CHECK_STATUS,
+  DATA_FILE,
+  FLAKE_FILE,
+  LOCK_FILE,
+  flakeData,
+  publishedData,
+  writeFlakeFiles,
+  type CheckMode,
+  type FlakeData,
+  type PublishedCheck,
+} from "./flake-files.js";
 import { irreproducibleLock, reviewLock } from "./cargo-lock.js";
 import { gitOutputHashes } from "./git-hashes.js";
 import { confinedNixArgv, nixConfinement, type NixConfinement } from "./sandbox.js";
 import { flakeToolchainEnv } from "./toolchain.js";
-import type { CheckRun, TestReader } from "../../model/test-run.js";
+import { testsDoNotCompile, type CheckRun, type TestReader } from "../../model/test-run.js";
 import { runProcess } from "../../exec/process.js";
 import { toolchainEnv } from "../../exec/env.js";
 import {
@@ -55,6 +66,8 @@ export interface FlakeOptions {
   nixpkgs: string;
   /** Upstream tests that failed before any change: the check phase skips them. */
   knownFailures?: string[];
+  /** How the check phase treats the tests (default "gate"). */
+  checkMode?: CheckMode;
   /** FLAKEBOT_NIX_CACHE, offered to users of the flake as a substituter. */
   cache?: string;
   /** Where git dependencies are fetched to compute their hashes (default: the OS temp dir). */
@@ -110,14 +123,27 @@ export async function locksLocalNixpkgs(workspace: string): Promise<boolean> {
 }
 
 /**
- * The commit a fork gets: the flake's own, unless its flake.lock pins a local nixpkgs; then
- * a commit without flake.lock, so that elsewhere nix locks the portable nixpkgs flake.nix names.
+ * The commit a fork gets, whose flake gates: a "record" flake (an unmodified crate's first
+ * build) becomes one that skips the failures it recorded, or runs no tests when they do not
+ * compile here (`check`); a flake.lock that pins a local nixpkgs is left out, so that
+ * elsewhere nix locks the portable nixpkgs flake.nix names. Else the flake's own commit.
  */
-async function portableCommit(flake: PreparedFlake, signal?: AbortSignal): Promise<string> {
-  if (!(await locksLocalNixpkgs(flake.workspace))) return flake.commit;
-  await runGit(flake.workspace, ["rm", "--quiet", "--cached", "--", LOCK_FILE], { signal });
-  await fs.rm(path.join(flake.workspace, LOCK_FILE), { force: true });
-  return commitFiles(flake.workspace, [], `flake.lock removed for the fork: it pinned a local nixpkgs; nix locks the nixpkgs flake.nix names (${DEFAULT_NIXPKGS})`, signal);
+async function portableCommit(flake: PreparedFlake, opts: { check?: PublishedCheck; cache?: string; signal?: AbortSignal }): Promise<string> {
+  const { check, signal } = opts;
+  const local = await locksLocalNixpkgs(flake.workspace);
+  if (!check && !local) return flake.commit;
+  const changes: string[] = [];
+  if (check) {
+    const data = publishedData(flake.data, check);
+    await writeFlakeFiles(flake.workspace, data, opts.cache);
+    changes.push(data.checkMode === "off" ? `no check phase (${data.checkNote})` : `the check phase gates${"skip" in check && check.skip.length ? `, skipping the upstream failures ${check.skip.join(", ")}` : ""}`);
+  }
+  if (local) {
+    await runGit(flake.workspace, ["rm", "--quiet", "--cached", "--", LOCK_FILE], { signal });
+    await fs.rm(path.join(flake.workspace, LOCK_FILE), { force: true });
+    changes.push(`flake.lock removed: it pinned a local nixpkgs; nix locks the nixpkgs flake.nix names (${DEFAULT_NIXPKGS})`);
+  }
+  return commitFiles(flake.workspace, check ? [FLAKE_FILE, DATA_FILE] : [], `The flake for the fork: ${changes.join("; ")}`, signal);
 }
 
 async function currentBranch(workspace: string): Promise<string | undefined> {
@@ -181,7 +207,7 @@ export async function prepareFlake(opts: FlakeOptions): Promise<PreparedFlake> {
       throw new CraftError("package", err.message);
     });
   }
-  const data = flakeData(target, { root, subdir }, lockText, { knownFailures: opts.knownFailures, outputHashes });
+  const data = flakeData(target, { root, subdir }, lockText, { knownFailures: opts.knownFailures, outputHashes, checkMode: opts.checkMode });
   await writeFlakeFiles(workspace, data, opts.cache);
   // A lock from upstream's own flake would keep inputs and pins that are not ours.
   await fs.rm(path.join(workspace, LOCK_FILE), { force: true });
@@ -286,6 +312,22 @@ export interface FlakeBuild {
   build: BuildInfo;
   /** The check phase's test run, read from the build log (undefined when the build was reused). */
   tests?: CheckRun;
+  /** How a "record" check phase ended: its exit status and, when it failed, the first error it printed. */
+  checkExit?: { status: number; cause?: string };
+}
+
+const STATUS_LINE = new RegExp(`^${CHECK_STATUS} (\\d+)[ \\t\\r]*$`, "gm");
+
+/** The status line a "record" check phase ends with (the last one: tests print before it). */
+function recordedExit(checkLog: string): FlakeBuild["checkExit"] {
+  const line = [...checkLog.matchAll(STATUS_LINE)].pop();
+  if (!line) return undefined;
+  const status = Number(line[1]);
+  if (status === 0) return { status };
+  // The first error as rustc prints it, the way the cargo backend quotes it.
+  const output = checkLog.slice(0, line.index);
+  const error = output.split("\n").map((l) => l.trim()).find((l) => /^error(\[E\d+\])?:/.test(l));
+  return { status, cause: error ?? rootCause([], output).text };
 }
 
 /**
@@ -331,7 +373,8 @@ export async function buildFlake(flake: PreparedFlake, opts: NixBuildOptions): P
   if (r.aborted) throw new CraftError("package", "the nix build was cancelled");
   if (r.timedOut) throw new CraftError("package", `the nix build timed out after ${Math.round((opts.timeoutMs ?? BUILD_TIMEOUT_MS) / MINUTE)} minutes`);
   const log = builderLog.join("\n");
-  const tests = cached || !opts.readTests ? undefined : opts.readTests(log.slice(Math.max(0, log.lastIndexOf("Executing cargoCheckHook"))));
+  const checkLog = log.slice(Math.max(0, log.lastIndexOf("Executing cargoCheckHook")));
+  const tests = cached || !opts.readTests ? undefined : opts.readTests(checkLog);
   if (r.exitCode !== 0) {
     // The check phase failed: tests failed, or it ended before any test binary reported.
     const checking = log.includes("Executing cargoCheckHook") && !log.includes("Executing cargoInstallHook");
@@ -368,7 +411,8 @@ export async function buildFlake(flake: PreparedFlake, opts: NixBuildOptions): P
     cached,
     key: opts.key ?? `nix-${await treeHash(flake.workspace)}`,
   };
-  return { build, tests };
+  const checkExit = flake.data.checkMode === "record" && !cached ? recordedExit(checkLog) : undefined;
+  return { build, tests, ...(checkExit ? { checkExit } : {}) };
 }
 
 /** `nix copy --to <cache> <path>` (FLAKEBOT_NIX_CACHE): true when it worked; a failure is logged. */
@@ -412,11 +456,43 @@ function knownFailures(craft: Craft): string[] {
   return craft.tests?.known_failures ?? [];
 }
 
+/** What a "record" check phase found, and how the flake published to a fork checks instead. */
+interface Recorded {
+  /** Known failures: the failing tests by gate id, or why the tests could not run here. */
+  known: string[];
+  fork: PublishedCheck;
+}
+
+/**
+ * The verdicts of a "record" check phase (an unmodified crate's own baseline): failing tests
+ * are known failures, reported and not counted; a test build that does not compile here is
+ * one known failure, as with the cargo backend. Undefined when the build was reused.
+ */
+function recordedVerdicts(built: FlakeBuild, say: LogFn): Recorded | undefined {
+  const run = built.tests;
+  if (!run) {
+    if (built.build.cached) say("the store path was reused: no test ran, so there are no verdicts to record");
+    return undefined;
+  }
+  if (!built.checkExit) throw new CraftError("test", "the Nix build's check phase (record mode) ended without printing its exit status: the build log is incomplete");
+  const { status, cause = "" } = built.checkExit;
+  if (run.failures.length) {
+    say(`upstream tests that fail before any change (known failures, not counted): ${run.failures.join(", ")}`);
+    return { known: run.failures, fork: { skip: run.failures } };
+  }
+  if (status === 0) return { known: [], fork: { skip: [] } };
+  const why = run.suites === 0 ? testsDoNotCompile(cause) : `the crate's tests ended with exit status ${status} here without naming a failing test (${cause.slice(0, 200)})`;
+  say(`the check phase: ${why} (a known failure, not counted):\n${cause}`);
+  return { known: [why], fork: { off: why } };
+}
+
 /**
  * The Nix backend's package stage: flake, one nix build that compiles and tests the crate
  * with the flake's toolchain, optional binary cache push, and the build recorded in the
- * build cache under the craft's key. For an unmodified crate whose upstream tests fail, the
- * failing tests are its baseline: they are skipped (checkFlags) and reported as known.
+ * build cache under the craft's key. A crate the modify loop changed (or tested) is held to
+ * its baseline: known failures skipped, any other failure fails the build. An unmodified
+ * crate has no baseline yet: its check phase records the whole suite and never fails the
+ * build, and its failures become known failures, from that one build.
  */
 export async function nixPackage(ctx: BackendContext, craft: Craft): Promise<Partial<Craft>> {
   const target = craft.target;
@@ -431,49 +507,44 @@ export async function nixPackage(ctx: BackendContext, craft: Craft): Promise<Par
 
   // The key of the tree as the build stage saw it, before the flake files are committed.
   const key = craft.build?.key ?? buildKey(await treeHash(ctx.paths.workspace), target, "nix");
-  let known = knownFailures(craft);
-  const attempt = async () => {
-    ctx.progress("writing flake.nix and locking nixpkgs");
-    const flake = await prepareFlake({
-      workspace: ctx.paths.workspace,
-      target,
-      nixpkgs: ctx.config.nixpkgs,
-      knownFailures: known,
-      cache: ctx.config.nixCache,
-      scratch: ctx.paths.scratch,
-      signal: ctx.signal,
-      log: ctx.log,
-    });
-    ctx.log(`flake committed as ${flake.commit}${flake.lockGenerated ? " (with a generated Cargo.lock)" : ""}`);
-    ctx.progress(`nix build ${flake.ref}#default (compiles and runs the tests)`);
-    const built = await buildFlake(flake, {
-      gcroot: ctx.paths.gcroot,
-      key,
-      confinement,
-      hide: [ctx.config.home],
-      readTests: ctx.readTests,
-      signal: ctx.signal,
-      log: ctx.log,
-      progress: ctx.progress,
-    });
-    return { flake, ...built };
-  };
-  let outcome: Awaited<ReturnType<typeof attempt>>;
-  try {
-    outcome = await attempt();
-  } catch (err) {
-    const unchanged = !craft.modify && known.length === 0;
-    if (!(err instanceof ChecksFailed) || !unchanged || err.run.failures.length === 0) throw err;
-    known = err.run.failures;
-    ctx.log(`upstream tests that fail before any change (skipped in the check phase, reported as known failures): ${known.join(", ")}`);
-    outcome = await attempt();
-  }
-  let build = outcome.build;
+  const record = !craft.modify && !craft.test_baseline;
+  ctx.progress("writing flake.nix and locking nixpkgs");
+  const flake = await prepareFlake({
+    workspace: ctx.paths.workspace,
+    target,
+    nixpkgs: ctx.config.nixpkgs,
+    knownFailures: record ? [] : knownFailures(craft),
+    checkMode: record ? "record" : "gate",
+    cache: ctx.config.nixCache,
+    scratch: ctx.paths.scratch,
+    signal: ctx.signal,
+    log: ctx.log,
+  });
+  ctx.log(`flake committed as ${flake.commit}${flake.lockGenerated ? " (with a generated Cargo.lock)" : ""}${record ? "; no baseline yet: the check phase records the whole test suite" : ""}`);
+  ctx.progress(`nix build ${flake.ref}#default (compiles and runs the tests)`);
+  const built = await buildFlake(flake, {
+    gcroot: ctx.paths.gcroot,
+    key,
+    confinement,
+    hide: [ctx.config.home],
+    readTests: ctx.readTests,
+    signal: ctx.signal,
+    log: ctx.log,
+    progress: ctx.progress,
+  });
+  const recorded = record ? recordedVerdicts(built, ctx.log) : undefined;
+  const known = recorded?.known ?? (record ? [] : knownFailures(craft));
+  let build = built.build;
   if (build.cached) ctx.log(`${build.store_path} was already in the Nix store: reused`);
   if (ctx.config.nixCache) await pushToCache(build.store_path!, ctx.config.nixCache, { signal: ctx.signal, log: ctx.log });
-  const shared = craft.source?.fork ? forkFlakeRef(craft.source.fork, await portableCommit(outcome.flake, ctx.signal), outcome.flake.branch) : undefined;
-  if (shared) build = { ...build, flake_ref: shared };
-  const run = outcome.tests;
+  if (craft.source?.fork) {
+    // A recorded flake is never published: without verdicts (a reused store path), the fork's gates with no skips.
+    const check = record ? (recorded?.fork ?? { skip: [] }) : undefined;
+    const commit = await portableCommit(flake, { check, cache: ctx.config.nixCache, signal: ctx.signal });
+    const shared = forkFlakeRef(craft.source.fork, commit, flake.branch);
+    if (shared) build = { ...build, flake_ref: shared };
+  }
+  const run = built.tests;
   const tests = {
     acceptance_passed: 0,
     acceptance_failed: 0,

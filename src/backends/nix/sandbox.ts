@@ -23,8 +23,8 @@ interface Setting {
 }
 
 /** `nix show-config --json`'s sandbox and store settings. */
-export async function nixSandboxSetting(signal?: AbortSignal): Promise<{ sandbox: boolean | "relaxed"; store: string }> {
-  const r = await runNix(["show-config", "--json"], { cwd: process.cwd(), timeoutMs: 60_000, signal });
+export async function nixSandboxSetting(signal?: AbortSignal, env?: Record<string, string>): Promise<{ sandbox: boolean | "relaxed"; store: string }> {
+  const r = await runNix(["show-config", "--json"], { cwd: process.cwd(), timeoutMs: 60_000, signal, env });
   if (r.exitCode !== 0) throw new Error(`nix show-config failed: ${failureText(r, 5)}`);
   const settings = JSON.parse(r.stdout) as Record<string, Setting | undefined>;
   const sandbox = settings.sandbox?.value;
@@ -41,10 +41,11 @@ function localStore(store: string): boolean {
 
 /**
  * How the crate's code in a nix build is confined here, or why it cannot be. `bwrap` is
- * whether Flakebot's build sandbox is usable, or "off" when FLAKEBOT_SANDBOX=off turned it off.
+ * whether Flakebot's build sandbox is usable, or "off" when FLAKEBOT_SANDBOX=off turned it off;
+ * `env` the environment nix runs in (default: the toolchain's, as for builds).
  */
-export async function nixConfinement(bwrap: boolean | "off", signal?: AbortSignal): Promise<NixConfinement> {
-  const { sandbox, store } = await nixSandboxSetting(signal);
+export async function nixConfinement(bwrap: boolean | "off", signal?: AbortSignal, env?: Record<string, string>): Promise<NixConfinement> {
+  const { sandbox, store } = await nixSandboxSetting(signal, env);
   if (sandbox) return { kind: "nix-sandbox" };
   if (bwrap === "off") return { kind: "none" };
   const bwrapUsable = bwrap;

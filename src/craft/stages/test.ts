@@ -7,6 +7,7 @@ import { cargoTest } from "../../backends/cargo/cargo.js";
 import { describeErrors, needTarget } from "./build-errors.js";
 import { gateFinalRun } from "../../guard/test-gate.js";
 import { readTests } from "../checks.js";
+import { testsDoNotCompile } from "../../model/test-run.js";
 
 export const testStage: StageFn = async (ctx, craft) => {
   const target = needTarget(craft);
@@ -23,7 +24,7 @@ export const testStage: StageFn = async (ctx, craft) => {
       const first = why.split("\n").find((l) => l.trim()) ?? "no output";
       ctx.log(`cargo test: the crate's own tests do not compile before any change (a known failure, not counted):\n${why}`);
       const { known_failures: earlier = [], ...counted } = craft.tests ?? { acceptance_passed: 0, acceptance_failed: 0 };
-      return { tests: { ...counted, passed: 0, failed: 0, known_failures: [...earlier, `the crate's tests do not compile here (${first.trim().slice(0, 200)})`] } };
+      return { tests: { ...counted, passed: 0, failed: 0, known_failures: [...earlier, testsDoNotCompile(first)] } };
     }
     throw new CraftError("test", `cargo test: the tests did not compile or run\n${why}`);
   }

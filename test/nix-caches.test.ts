@@ -1,4 +1,4 @@
-// What the Nix backend remembers between crafts, and when it must not: the nixpkgs lock
+// What the Nix backend does once instead of once per craft, and when it must do it again: the nixpkgs lock
 // (reused per pin only while the pinned input is unchanged and in the store), Nix's settings
 // (asked again when its configuration changes) and the modify loop's dev shell (asked again
 // when nixpkgs changed). With real Nix and the stand-in nixpkgs, as test/nix.test.ts.
@@ -223,4 +223,17 @@ test("the modify loop's dev shell is shared by crates with the same needs, and f
     assert.ok(c.startsWith(`${second}:`), c);
   });
   assert.equal(runs("print-dev-env"), 2);
+});
+
+test("the flake's commit, branch and the changes it left out come from one git status", { skip }, async () => {
+  const pin = await stubAt("pin-status");
+  const ws = await fixtureRepo("hello", path.join(env.dir, "ws", "status"));
+  await fs.appendFile(path.join(ws, "src", "main.rs"), "// not committed\n");
+  const lines: string[] = [];
+  const flake = await prepareFlake({ workspace: ws, target: HELLO, nixpkgs: pin.nixpkgs, scratch: env.dir, log: (l) => lines.push(l) });
+  const git = async (args: string[]) => (await runChecked(["git", ...args], { cwd: ws, env: process.env as Record<string, string> })).stdout.trim();
+  assert.equal(flake.commit, await git(["rev-parse", "HEAD"]));
+  assert.equal(flake.branch, await git(["rev-parse", "--abbrev-ref", "HEAD"]));
+  assert.ok(flake.branch, "the fixture repository is on a branch");
+  assert.ok(lines.some((l) => /uncommitted changes are not part of the Nix build \(it builds commit [0-9a-f]{40}\):\n\.M src\/main\.rs$/.test(l)), lines.join("\n"));
 });

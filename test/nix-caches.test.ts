@@ -229,11 +229,17 @@ test("the flake's commit, branch and the changes it left out come from one git s
   const pin = await stubAt("pin-status");
   const ws = await fixtureRepo("hello", path.join(env.dir, "ws", "status"));
   await fs.appendFile(path.join(ws, "src", "main.rs"), "// not committed\n");
+  // A flake.lock left as a link to a host file is replaced, never written through.
+  const canary = path.join(env.dir, "canary-lock");
+  await fs.writeFile(canary, "host file\n");
+  await fs.symlink(canary, path.join(ws, "flake.lock"));
   const lines: string[] = [];
   const flake = await prepareFlake({ workspace: ws, target: HELLO, nixpkgs: pin.nixpkgs, scratch: env.dir, log: (l) => lines.push(l) });
   const git = async (args: string[]) => (await runChecked(["git", ...args], { cwd: ws, env: process.env as Record<string, string> })).stdout.trim();
   assert.equal(flake.commit, await git(["rev-parse", "HEAD"]));
   assert.equal(flake.branch, await git(["rev-parse", "--abbrev-ref", "HEAD"]));
   assert.ok(flake.branch, "the fixture repository is on a branch");
+  assert.equal(await fs.readFile(canary, "utf8"), "host file\n");
+  assert.ok((await fs.lstat(path.join(ws, "flake.lock"))).isFile());
   assert.ok(lines.some((l) => /uncommitted changes are not part of the Nix build \(it builds commit [0-9a-f]{40}\):\n\.M src\/main\.rs$/.test(l)), lines.join("\n"));
 });

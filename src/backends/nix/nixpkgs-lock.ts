@@ -128,8 +128,9 @@ async function stillFresh(entry: CachedLock, freshness: Freshness, signal?: Abor
   if (!sourcesPresent(entry.text)) return false;
   if (freshness.kind === "pinned") return true;
   if (freshness.kind === "path") return entry.fingerprint !== undefined && entry.fingerprint === fingerprintOf(freshness);
-  const { tarballTtl } = await nixSandboxSetting(signal);
-  return Date.now() - entry.lockedAt < tarballTtl * 1000;
+  // Without Nix's answer the lock is not known to be fresh: lock again (nix then says what is wrong).
+  const ttl = await nixSandboxSetting(signal).then((s) => s.tarballTtl, () => 0);
+  return Date.now() - entry.lockedAt < ttl * 1000;
 }
 
 function lockFailure(nixpkgs: string, text: string): string {

@@ -6,6 +6,9 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import { existsSync } from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import { once } from "node:events";
 import path from "node:path";
 import { runChecked } from "../src/exec/process.js";
 import { nixAvailable, prepareFlake } from "../src/backends/nix/nix.js";
@@ -242,4 +245,36 @@ test("the flake's commit, branch and the changes it left out come from one git s
   assert.equal(await fs.readFile(canary, "utf8"), "host file\n");
   assert.ok((await fs.lstat(path.join(ws, "flake.lock"))).isFile());
   assert.ok(lines.some((l) => /uncommitted changes are not part of the Nix build \(it builds commit [0-9a-f]{40}\):\n\.M src\/main\.rs$/.test(l)), lines.join("\n"));
+});
+
+test("a remote nixpkgs branch's lock lives as long as Nix's own tarball-ttl", { skip }, async () => {
+  // A tarball URL on loopback stands for a remote branch: what it serves can change.
+  const pin = await stubAt("pin-remote");
+  const tarball = path.join(env.dir, "nixpkgs-remote.tar.gz");
+  const pack = () => runChecked(["tar", "-czf", tarball, "-C", path.dirname(pin.dir), path.basename(pin.dir)], { cwd: env.dir, env: process.env as Record<string, string> });
+  await pack();
+  const server = http.createServer((_req, res) => void fs.readFile(tarball).then((b) => res.end(b), () => res.writeHead(500).end())).listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/nixpkgs.tar.gz`;
+  assert.deepEqual(lockFreshness(url), { kind: "ttl" });
+  const withTtl = (ttl: number) => setEnv("NIX_CONFIG", `${OFFLINE_NIX_CONFIG}\ntarball-ttl = ${ttl}`);
+  try {
+    const runs = await countingNix("remote", async () => {
+      withTtl(3600);
+      const first = await nixpkgsLock(url, { scratch: env.dir });
+      assert.equal(lockedNixpkgs(first).type, "tarball");
+      // What the URL serves changes; within the TTL Nix itself would not look.
+      await retag(pin.dir, { testRun: "moved on" });
+      await pack();
+      assert.equal(await nixpkgsLock(url, { scratch: env.dir }), first);
+      // With a TTL of 0 Nix looks every time, and so does the lock.
+      withTtl(0);
+      const moved = await nixpkgsLock(url, { scratch: env.dir });
+      assert.notEqual(lockedNixpkgs(moved).narHash, lockedNixpkgs(first).narHash);
+    });
+    assert.equal(runs("lock"), 2);
+  } finally {
+    setEnv("NIX_CONFIG", OFFLINE_NIX_CONFIG);
+    server.close();
+  }
 });

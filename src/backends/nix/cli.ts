@@ -56,8 +56,24 @@ export interface NixStatus {
   reason?: string;
 }
 
-/** Is there a nix on PATH that runs, supports flakes and reaches its store? */
+/** Environments (as JSON) in which nix was found usable, with its status: asked once per process. */
+const usable = new Map<string, NixStatus>();
+
+/**
+ * Is there a nix on PATH that runs, supports flakes and reaches its store? A usable nix is
+ * remembered per environment for the life of the process (each craft asks again otherwise;
+ * a nix that stops working later fails its own command, with its own message).
+ */
 export async function nixAvailable(signal?: AbortSignal, env: Record<string, string> = toolchainEnv()): Promise<NixStatus> {
+  const key = JSON.stringify(env);
+  const known = usable.get(key);
+  if (known) return known;
+  const status = await probeNix(signal, env);
+  if (status.available) usable.set(key, status);
+  return status;
+}
+
+async function probeNix(signal: AbortSignal | undefined, env: Record<string, string>): Promise<NixStatus> {
   const opts = { cwd: process.cwd(), timeoutMs: 30_000, signal, env };
   const v = await runProcess(["nix", "--version"], { ...opts, kind: "probe" });
   if (v.exitCode !== 0) {

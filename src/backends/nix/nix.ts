@@ -3,7 +3,7 @@
 // root under the tool's state directory, optionally pushes it to a binary cache, and
 // removes the root and the store path when the tool is disposed.
 import { rootCause } from "../build-failure.js";
-import { readRegularFile } from "../../exec/safe-fs.js";
+import { readRegularFile, writeFileNoFollow } from "../../exec/safe-fs.js";
 import fs from "node:fs/promises";
 import { existsSync } from "node:fs";
 import os from "node:os";
@@ -29,6 +29,7 @@ import { irreproducibleLock, reviewLock } from "./cargo-lock.js";
 import { gitOutputHashes } from "./git-hashes.js";
 import { confinedNixArgv, nixConfinement, type NixConfinement } from "./sandbox.js";
 import { flakeToolchainEnv } from "./toolchain.js";
+import { nixpkgsLock } from "./nixpkgs-lock.js";
 import { testsDoNotCompile, type CheckRun, type TestReader } from "../../model/test-run.js";
 import { runProcess } from "../../exec/process.js";
 import { toolchainEnv } from "../../exec/env.js";
@@ -51,8 +52,6 @@ import { DEFAULT_NIXPKGS } from "../../config.js";
 export { nixAvailable, nixpkgsIncompatibility, type NixStatus } from "./cli.js";
 
 const MINUTE = 60_000;
-/** Locking may download nixpkgs (tens of MB). */
-const LOCK_TIMEOUT_MS = 20 * MINUTE;
 const BUILD_TIMEOUT_MS = 120 * MINUTE;
 const QUERY_TIMEOUT_MS = 10 * MINUTE;
 
@@ -103,12 +102,36 @@ async function cargoLayout(workspace: string, target: TargetInfo, signal?: Abort
   return { cargoRoot, root, subdir: path.relative(cargoRoot, crateDir) };
 }
 
+interface Committed {
+  commit: string;
+  /** The branch checked out, if any. */
+  branch?: string;
+  /** Changes to tracked files left uncommitted, one "XY path" a line ("" when none). */
+  uncommitted: string;
+}
+
+/** HEAD, the branch and the uncommitted changes, from one `git status`. */
+async function headStatus(workspace: string, signal?: AbortSignal): Promise<Committed> {
+  const lines = (await runGit(workspace, ["status", "--porcelain=v2", "--branch", "--untracked-files=no"], { signal })).split("\n").filter(Boolean);
+  const header = (name: string) => lines.find((l) => l.startsWith(`# branch.${name} `))?.slice(`# branch.${name} `.length);
+  const head = header("head");
+  // Entries: "1 XY sub mH mI mW hH hI path", "2 XY sub mH mI mW hH hI Xscore path\torig", "u XY sub m1 m2 m3 mW h1 h2 h3 path".
+  const paths = { "1": 8, "2": 9, u: 10 } as Record<string, number>;
+  const changes = lines
+    .filter((l) => !l.startsWith("#"))
+    .map((l) => {
+      const fields = l.split(" ");
+      return `${fields[1]} ${fields.slice(paths[fields[0]] ?? 1).join(" ")}`;
+    });
+  return { commit: header("oid") ?? "", branch: head && head !== "(detached)" ? head : undefined, uncommitted: changes.join("\n") };
+}
+
 /** Adds `files` (even when .gitignore lists them: the flake sees only tracked files) and commits them. */
-async function commitFiles(workspace: string, files: string[], message: string, signal?: AbortSignal): Promise<string> {
-  await runGit(workspace, ["add", "--force", "--", ...files], { signal });
+async function commitFiles(workspace: string, files: string[], message: string, signal?: AbortSignal): Promise<Committed> {
+  if (files.length) await runGit(workspace, ["add", "--force", "--", ...files], { signal });
   const staged = await runGit(workspace, ["diff", "--cached", "--name-only"], { signal });
   if (staged.trim()) await runGit(workspace, ["commit", "--quiet", "--no-verify", "-m", message], { signal });
-  return (await runGit(workspace, ["rev-parse", "HEAD"], { signal })).trim();
+  return headStatus(workspace, signal);
 }
 
 interface LockNode {
@@ -143,12 +166,7 @@ async function portableCommit(flake: PreparedFlake, opts: { check?: PublishedChe
     await fs.rm(path.join(flake.workspace, LOCK_FILE), { force: true });
     changes.push(`flake.lock removed: it pinned a local nixpkgs; nix locks the nixpkgs flake.nix names (${DEFAULT_NIXPKGS})`);
   }
-  return commitFiles(flake.workspace, check ? [FLAKE_FILE, DATA_FILE] : [], `The flake for the fork: ${changes.join("; ")}`, signal);
-}
-
-async function currentBranch(workspace: string): Promise<string | undefined> {
-  const name = (await runGit(workspace, ["rev-parse", "--abbrev-ref", "HEAD"])).trim();
-  return name && name !== "HEAD" ? name : undefined;
+  return (await commitFiles(flake.workspace, check ? [FLAKE_FILE, DATA_FILE] : [], `The flake for the fork: ${changes.join("; ")}`, signal)).commit;
 }
 
 /** `git+file://...?rev=...`: the committed tree only, whatever the working tree holds. */
@@ -169,22 +187,16 @@ export function forkFlakeRef(fork: string, commit: string, branch?: string): str
   return `git+${fork}?${ref}rev=${commit}`;
 }
 
-function lockFailure(nixpkgs: string, text: string): string {
-  const refusal = nixpkgsRefusal(text);
-  if (refusal) return refusal;
-  return (
-    `nix flake lock could not lock nixpkgs ${nixpkgs}:\n${text}\n` +
-    `Check that FLAKEBOT_NIXPKGS names a flake this machine can reach (a local path or a mirror works offline).`
-  );
-}
-
 /**
  * Makes the repository a flake: generates Cargo.lock when missing, writes flake.nix and
- * flakebot.json, locks nixpkgs to `opts.nixpkgs` in a fresh flake.lock, and commits all four.
+ * flakebot.json, a fresh flake.lock with nixpkgs locked to `opts.nixpkgs`, and commits all four.
  */
 export async function prepareFlake(opts: FlakeOptions): Promise<PreparedFlake> {
   const { workspace, target, signal } = opts;
   const say = opts.log ?? (() => {});
+  // The lock names nothing of the crate: it is made (or reused) while the crate is read.
+  const nixpkgsLocked = nixpkgsLock(opts.nixpkgs, { scratch: opts.scratch, signal, log: say });
+  nixpkgsLocked.catch(() => {}); // awaited below; a failure before that must not go unhandled
   const { cargoRoot, root, subdir } = await cargoLayout(workspace, target, signal);
   const cargoLockPath = path.join(cargoRoot, "Cargo.lock");
   const lockGenerated = !existsSync(cargoLockPath);
@@ -209,30 +221,21 @@ export async function prepareFlake(opts: FlakeOptions): Promise<PreparedFlake> {
   }
   const data = flakeData(target, { root, subdir }, lockText, { knownFailures: opts.knownFailures, outputHashes, checkMode: opts.checkMode });
   await writeFlakeFiles(workspace, data, opts.cache);
-  // A lock from upstream's own flake would keep inputs and pins that are not ours.
-  await fs.rm(path.join(workspace, LOCK_FILE), { force: true });
+  // Replaces any lock from upstream's own flake, which would keep inputs and pins that are not ours.
+  await writeFileNoFollow(workspace, LOCK_FILE, await nixpkgsLocked);
   const cargoLockRel = path.join(root, "Cargo.lock");
-  await runGit(workspace, ["add", "--force", "--", FLAKE_FILE, DATA_FILE, cargoLockRel], { signal });
-
-  const locked = await runNix(
-    ["flake", "lock", "--override-input", "nixpkgs", opts.nixpkgs, `git+${pathToFileURL(workspace).href}`],
-    { cwd: workspace, timeoutMs: LOCK_TIMEOUT_MS, signal, onLine: say },
-  );
-  if (locked.exitCode !== 0) throw new CraftError("package", lockFailure(opts.nixpkgs, failureText(locked, 15)));
-
-  const commit = await commitFiles(
+  const { commit, branch, uncommitted } = await commitFiles(
     workspace,
     [FLAKE_FILE, DATA_FILE, LOCK_FILE, cargoLockRel],
     "Package with Nix: flake.nix, flakebot.json, flake.lock (generated by Flakebot)",
     signal,
   );
-  const uncommitted = (await runGit(workspace, ["status", "--porcelain", "--untracked-files=no"], { signal })).trim();
   if (uncommitted) {
     const warning = `uncommitted changes are not part of the Nix build (it builds commit ${commit}):\n${uncommitted}`;
     say(warning);
     log.warn(warning);
   }
-  return { workspace, commit, branch: await currentBranch(workspace), ref: localFlakeRef(workspace, commit), data, lockGenerated };
+  return { workspace, commit, branch, ref: localFlakeRef(workspace, commit), data, lockGenerated };
 }
 
 export interface NixBuildOptions {
@@ -279,12 +282,6 @@ interface BuildJson {
   outputs: Record<string, string>;
 }
 
-/** Whether the flake's output is already in the store (an identical tree was built before). */
-async function alreadyBuilt(installable: string, opts: NixBuildOptions, cwd: string): Promise<boolean> {
-  const r = await runNix(["path-info", installable], { cwd, timeoutMs: QUERY_TIMEOUT_MS, signal: opts.signal });
-  return r.exitCode === 0;
-}
-
 /** Throttles progress reports to one a second, with the build's latest compile step. */
 function progressFromLog(progress?: (m: string) => void): LogFn {
   let last = 0;
@@ -297,6 +294,12 @@ function progressFromLog(progress?: (m: string) => void): LogFn {
   };
 }
 
+/**
+ * What nix says when it builds or fetches a store path (at its default verbosity). With
+ * neither, nor any builder output, the flake's output was already in the store: one `nix
+ * build` tells what a `nix path-info` before it would (and evaluates the flake once, not twice).
+ */
+const BUILD_WORK = /^(?:building|copying path) '\/|^these \d+ (?:derivations|paths) will be/;
 /** `--print-build-logs` prefixes each line of a builder's output with "<name>> ". */
 const LOG_PREFIX = /^[\w.+-]+> ?/;
 /** The builder's output kept for reading the test run (libtest's lines are short). */
@@ -337,7 +340,6 @@ function recordedExit(checkLog: string): FlakeBuild["checkExit"] {
 export async function buildFlake(flake: PreparedFlake, opts: NixBuildOptions): Promise<FlakeBuild> {
   const installable = `${flake.ref}#default`;
   const cwd = flake.workspace;
-  const cached = await alreadyBuilt(installable, opts, cwd);
   await fs.mkdir(path.dirname(opts.gcroot), { recursive: true });
   const say = opts.log ?? (() => {});
   const report = progressFromLog(opts.progress);
@@ -352,6 +354,8 @@ export async function buildFlake(flake: PreparedFlake, opts: NixBuildOptions): P
   }
   const builderLog: string[] = [];
   let kept = 0;
+  // Whether nix built or fetched anything: else the output was already in the store.
+  let worked = false;
   const r = await runProcess(argv, {
     kind: "nix",
     cwd,
@@ -362,6 +366,7 @@ export async function buildFlake(flake: PreparedFlake, opts: NixBuildOptions): P
     onLine: (line, stream) => {
       if (stream !== "stderr") return;
       say(line);
+      if (LOG_PREFIX.test(line) || BUILD_WORK.test(line)) worked = true;
       const text = stripTerminal(line.replace(LOG_PREFIX, ""));
       report(text);
       if (kept < TEST_LOG_CHARS && LOG_PREFIX.test(line)) {
@@ -373,6 +378,7 @@ export async function buildFlake(flake: PreparedFlake, opts: NixBuildOptions): P
   if (r.aborted) throw new CraftError("package", "the nix build was cancelled");
   if (r.timedOut) throw new CraftError("package", `the nix build timed out after ${Math.round((opts.timeoutMs ?? BUILD_TIMEOUT_MS) / MINUTE)} minutes`);
   const log = builderLog.join("\n");
+  const cached = !worked;
   const checkLog = log.slice(Math.max(0, log.lastIndexOf("Executing cargoCheckHook")));
   const tests = cached || !opts.readTests ? undefined : opts.readTests(checkLog);
   if (r.exitCode !== 0) {

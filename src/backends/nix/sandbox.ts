@@ -2,8 +2,13 @@
 // check phase) its tests run inside `nix build`. Nix's own sandbox confines them when it is
 // on; when it is off (Debian's nix.conf, NIX_CONFIG) the whole nix build runs under bwrap
 // like cargo builds do, and without bwrap the build is refused. See SECURITY.md.
-import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { sandboxBuildArgv } from "../../exec/sandbox.js";
+import { toolchainEnv } from "../../exec/env.js";
+import { findOnPath } from "../../exec/which.js";
 import { failureText, runNix } from "./cli.js";
 
 export type NixConfinement =
@@ -22,13 +27,73 @@ interface Setting {
   value: unknown;
 }
 
-/** `nix show-config --json`'s sandbox and store settings. */
-export async function nixSandboxSetting(signal?: AbortSignal, env?: Record<string, string>): Promise<{ sandbox: boolean | "relaxed"; store: string }> {
+export interface NixSettings {
+  sandbox: boolean | "relaxed";
+  store: string;
+  /** How long Nix reuses what a branch or a tarball URL resolved to, in seconds. */
+  tarballTtl: number;
+}
+
+/** The configuration files Nix 2.x reads, in its order: the system's, then the user's. */
+function configFiles(env: Record<string, string>): string[] {
+  const system = path.join(env.NIX_CONF_DIR || "/etc/nix", "nix.conf");
+  if (env.NIX_USER_CONF_FILES) return [system, ...env.NIX_USER_CONF_FILES.split(":").filter(Boolean)];
+  const home = env.XDG_CONFIG_HOME || path.join(env.HOME || os.homedir(), ".config");
+  const dirs = [home, ...(env.XDG_CONFIG_DIRS || "/etc/xdg").split(":").filter(Boolean)];
+  return [system, ...dirs.map((d) => path.join(d, "nix", "nix.conf"))];
+}
+
+/**
+ * Everything `nix show-config` answers from: the nix program, the environment it reads
+ * and its configuration files' text. Undefined (ask nix every time) when a file includes
+ * another, which this does not follow.
+ */
+export function configFingerprint(env: Record<string, string> = toolchainEnv()): string | undefined {
+  const hash = createHash("sha256");
+  const nix = findOnPath("nix", env);
+  if (!nix) return undefined;
+  const program = statSync(realpathSync(nix));
+  hash.update(`${realpathSync(nix)}\0${program.ino}\0${program.size}\0${program.mtimeMs}`);
+  for (const name of ["NIX_CONFIG", "NIX_CONF_DIR", "NIX_USER_CONF_FILES", "NIX_REMOTE", "NIX_STORE_DIR", "NIX_STATE_DIR"]) hash.update(`\0${name}=${env[name] ?? ""}`);
+  if (/^\s*!?include\s/m.test(env.NIX_CONFIG ?? "")) return undefined;
+  for (const file of configFiles(env)) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      text = "\0absent";
+    }
+    if (/^\s*!?include\s/m.test(text)) return undefined;
+    hash.update(`\0${file}\0${text}`);
+  }
+  return hash.digest("hex");
+}
+
+let settings: { fingerprint: string; value: NixSettings } | undefined;
+
+async function showConfig(env: Record<string, string>, signal?: AbortSignal): Promise<NixSettings> {
   const r = await runNix(["show-config", "--json"], { cwd: process.cwd(), timeoutMs: 60_000, signal, env });
   if (r.exitCode !== 0) throw new Error(`nix show-config failed: ${failureText(r, 5)}`);
-  const settings = JSON.parse(r.stdout) as Record<string, Setting | undefined>;
-  const sandbox = settings.sandbox?.value;
-  return { sandbox: sandbox === "relaxed" ? "relaxed" : sandbox === true, store: String(settings.store?.value ?? "auto") };
+  const all = JSON.parse(r.stdout) as Record<string, Setting | undefined>;
+  const sandbox = all.sandbox?.value;
+  const ttl = Number(all["tarball-ttl"]?.value);
+  return {
+    sandbox: sandbox === "relaxed" ? "relaxed" : sandbox === true,
+    store: String(all.store?.value ?? "auto"),
+    tarballTtl: Number.isFinite(ttl) && ttl >= 0 ? ttl : 3600,
+  };
+}
+
+/**
+ * `nix show-config --json`'s sandbox, store and tarball-ttl settings. Asked once while the
+ * configuration stays the same (configFingerprint): a changed nix.conf or NIX_CONFIG asks again.
+ */
+export async function nixSandboxSetting(signal?: AbortSignal, env: Record<string, string> = toolchainEnv()): Promise<NixSettings> {
+  const fingerprint = configFingerprint(env);
+  if (fingerprint !== undefined && settings?.fingerprint === fingerprint) return settings.value;
+  const value = await showConfig(env, signal);
+  if (fingerprint !== undefined) settings = { fingerprint, value };
+  return value;
 }
 
 /** A store this process writes itself (so a bwrap around nix confines the builder too). */

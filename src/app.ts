@@ -514,7 +514,7 @@ function removeTree(dir: string): Promise<void> {
   return fs.rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
 }
 
-function quarantineMessage(name: string, problem: string): string {
+export function quarantineMessage(name: string, problem: string): string {
   return `"${name}" is quarantined: its manifest does not verify (${problem}), so Flakebot will not run it. The manifest was moved aside to tools/${name}/manifest.quarantined.json; look at what changed, then dispose it (dispose_tool) and craft it again`;
 }
 

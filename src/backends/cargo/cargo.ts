@@ -10,6 +10,7 @@ import { readRegularFile, UnsafePathError } from "../../exec/safe-fs.js";
 import { sandboxBuildArgv } from "../../exec/sandbox.js";
 import type { TargetInfo } from "../../model/craft.js";
 import { loadConfig } from "../../config.js";
+import { toolOfWorkspace } from "../../state/paths.js";
 
 export interface CargoRun {
   /** The workspace root (the repository). */
@@ -102,10 +103,12 @@ const HOUR = 3_600_000;
  * network unless `network` (fetching dependencies, which runs no crate code).
  */
 async function cargo(args: string[], run: CargoRun, opts: { network?: boolean } = {}): Promise<RunResult> {
-  // FLAKEBOT_HOME as the server has it: its cargo-home and cargo-cwd live there.
-  const places = await cargoPlaces(loadConfig(process.env).home);
-  const env = await cargoEnv(places, { CARGO_TERM_COLOR: "never", CARGO_TERM_PROGRESS_WHEN: "never", ...run.env });
+  // FLAKEBOT_HOME as the server has it: its cargo-home lives there, and a craft's cargo runs
+  // in its tool's own empty directory (found there by crash recovery, sandboxed or not).
+  const home = loadConfig(process.env).home;
   const crateDir = path.resolve(run.cwd);
+  const places = await cargoPlaces(home, toolOfWorkspace(home, crateDir)?.cargoCwd);
+  const env = await cargoEnv(places, { CARGO_TERM_COLOR: "never", CARGO_TERM_PROGRESS_WHEN: "never", ...run.env });
   if (env.CARGO_TARGET_DIR) env.CARGO_TARGET_DIR = path.resolve(crateDir, env.CARGO_TARGET_DIR);
   const offline = run.sandbox && !opts.network && !args.includes("--offline") ? ["--offline"] : [];
   const cargoArgv = ["cargo", args[0], "--manifest-path", path.join(crateDir, "Cargo.toml"), ...offline, ...args.slice(1)];
@@ -123,8 +126,7 @@ async function cargo(args: string[], run: CargoRun, opts: { network?: boolean } 
     : cargoArgv;
   return runProcess(argv, {
     kind: "cargo",
-    // bwrap itself starts in the crate (crash recovery finds a craft's processes by their
-    // working directory); cargo, inside or not, starts in the empty directory.
+    // cargo, inside the sandbox or not, starts in the empty directory; bwrap itself in the crate.
     cwd: run.sandbox ? crateDir : places.cwd,
     env,
     signal: run.signal,

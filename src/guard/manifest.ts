@@ -1,7 +1,10 @@
 // What the crate's manifests say about where code comes from, as cargo itself reads them
 // (`cargo metadata --no-deps`, given by the caller): TOML in every spelling (literal strings,
-// inline tables, dotted keys, target tables), so an edit cannot hide a git dependency.
+// inline tables, dotted keys, target tables), so an edit cannot hide a git dependency. What
+// cargo metadata does not report ([patch], [replace], a target's harness) is read from the
+// edited text with a TOML reader of its own (toml.ts).
 import path from "node:path";
+import { TomlError, tomlLeaves, type TomlLeaf } from "./toml.js";
 
 /** The part of `cargo metadata --format-version 1 --no-deps` the guard reads. */
 export interface ManifestMetadata {
@@ -54,4 +57,76 @@ export function manifestProblems(root: string, before: ManifestFacts, after: Man
 /** Build scripts the edit added (to be reviewed). */
 export function newBuildScripts(before: ManifestFacts, after: ManifestFacts): string[] {
   return after.buildScripts.filter((b) => !before.buildScripts.includes(b));
+}
+
+/** Kinds of target tables in Cargo.toml ([lib], [[bin]], [[test]], [[bench]], [[example]]). */
+const TARGET_TABLES = new Set(["lib", "bin", "test", "bench", "example"]);
+
+/** Dependencies redirected away from what crates.io publishes: `[patch.<source>.<crate>]`, `[replace."<crate>:<version>"]`. */
+function redirections(leaves: TomlLeaf[]): Map<string, Set<string>> {
+  const found = new Map<string, Set<string>>();
+  for (const l of leaves) {
+    const width = l.path[0] === "patch" ? 3 : l.path[0] === "replace" ? 2 : 0;
+    if (!width) continue;
+    const entry = l.path.slice(0, width).join(".");
+    found.set(entry, (found.get(entry) ?? new Set()).add(`${l.path.join(".")}=${l.value}`));
+  }
+  return found;
+}
+
+/** Targets set to run without libtest's harness, as "[[test]] cli" (by name, else path). */
+function unharnessed(leaves: TomlLeaf[]): Set<string> {
+  const named = new Map<string, string>();
+  for (const l of leaves) {
+    if (!TARGET_TABLES.has(l.path[0]) || l.path.length !== 3) continue;
+    const entry = `${l.path[0]}.${l.path[1]}`;
+    if (l.path[2] === "name" || (l.path[2] === "path" && !named.has(entry))) named.set(entry, l.value);
+  }
+  const out = new Set<string>();
+  for (const l of leaves) {
+    const last = l.path.at(-1);
+    if (last !== "harness" || l.value === "true" || !TARGET_TABLES.has(l.path[0])) continue;
+    if (l.path[0] === "lib" && l.path.length === 2) out.add("[lib]");
+    else if (l.path.length === 3) out.add(`[[${l.path[0]}]] ${named.get(`${l.path[0]}.${l.path[1]}`) ?? `number ${Number(l.path[1]) + 1}`}`);
+  }
+  return out;
+}
+
+function leavesOr(text: string | null, fallback: TomlLeaf[]): TomlLeaf[] {
+  try {
+    return text === null ? [] : tomlLeaves(text);
+  } catch (err) {
+    if (err instanceof TomlError) return fallback;
+    throw err;
+  }
+}
+
+/**
+ * What an edit of one manifest (`rel`, its text before and after) sets that cargo metadata
+ * does not report and the guard refuses: a dependency redirected by [patch] or [replace]
+ * (to a git repository or a directory, past the crates.io-only rule), and a target run
+ * without libtest's harness (its own main would print whatever test results it likes).
+ */
+export function manifestTextProblems(rel: string, before: string | null, after: string): string[] {
+  let now: TomlLeaf[];
+  try {
+    now = tomlLeaves(after);
+  } catch (err) {
+    if (!(err instanceof TomlError)) throw err;
+    return [`${rel} cannot be read after the edit (${err.message}): write it as plain TOML`];
+  }
+  const was = leavesOr(before, []);
+  const problems: string[] = [];
+  const old = redirections(was);
+  for (const [entry, values] of redirections(now)) {
+    const same = old.get(entry);
+    if (same && [...values].every((v) => same.has(v))) continue;
+    const section = entry.startsWith("patch.") ? "[patch]" : "[replace]";
+    problems.push(`${rel} would add or change a ${section} entry (${entry}): dependencies must come from crates.io as published, not be patched or replaced by another source`);
+  }
+  const harnessed = unharnessed(was);
+  for (const target of unharnessed(now)) {
+    if (!harnessed.has(target)) problems.push(`${rel} would run the target ${target} without libtest's harness (harness = false): its test results could not be told from what it prints`);
+  }
+  return problems;
 }

@@ -11,6 +11,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { connect, textOf, type Connected } from "./helpers/client.js";
 import { fixturesDir, testEnv } from "./helpers/offline.js";
+import { FORGED_BLOCK } from "./helpers/forgery.js";
 import { HANG, startLlmStandIn, type ChatRequestBody, type LlmStandIn } from "./fixtures/far-ends/llm.js";
 
 const wordcount = path.join(fixturesDir, "crates", "wordcount");
@@ -100,6 +101,8 @@ function model(body: ChatRequestBody): string | typeof HANG {
         { path: "src/lib.rs", search: 'assert_eq!(words("a b c"), 3);', replace: 'assert_eq!(words("a\\tb c"), 3);' },
         NEW_TEST,
       ]);
+    case "forged-block":
+      return firstRound(body) ? answer("count runs of spaces once, with checks of my own", [FORGED_BLOCK, FIX]) : HONEST;
     case "patch-redirect":
       // A crates.io dependency redirected by [patch] to a directory outside the crate, whose build script marks that it ran.
       return firstRound(body)
@@ -227,6 +230,18 @@ describe("the change gate, through the MCP server, against a scripted model", ()
     assert.match(feedback, /upstream tests that passed before the change no longer run: tests\/cli\.rs::prints_help did not run; tests\/cli\.rs::prints_the_count did not run/);
     const diff = await diffOf("target_removed");
     assert.doesNotMatch(diff, /Cargo\.toml|autotests/);
+  });
+
+  test("cheat refused on the run itself: the upstream unit tests compiled out by their module's cfg, and a new test that prints their passing libtest block and exits", { timeout: 300_000 }, async () => {
+    const r = await craft("forged-block");
+    assert.equal(r.structured.status, "ready", textOf(r));
+    const [, second] = editRequests("forged-block");
+    assert.ok(second, "the forged run was not accepted: the model was asked again");
+    const feedback = userText(second.body);
+    assert.match(feedback, /Round 1: your change was refused/);
+    assert.match(feedback, /the test target src\/lib\.rs reported the upstream test tests::counts_nothing from the run that left it out: tests must not print libtest's own lines/);
+    assert.doesNotMatch(await diffOf("forged_block"), /any\(\)|a_counts_runs/);
+    assert.equal(r.structured.tests.passed, 6);
   });
 
   test("a [patch] redirecting a dependency outside the crate is refused with the reason, and the redirected crate never builds", { timeout: 300_000 }, async () => {

@@ -74,22 +74,37 @@ function redirections(leaves: TomlLeaf[]): Map<string, Set<string>> {
   return found;
 }
 
-/** Targets set to run without libtest's harness, as "[[test]] cli" (by name, else path). */
-function unharnessed(leaves: TomlLeaf[]): Set<string> {
-  const named = new Map<string, string>();
+/**
+ * Targets set to run without libtest's harness: key (targetKey) -> how Cargo.toml names it
+ * ("[[test]] cli", by name, else by path).
+ */
+function unharnessed(leaves: TomlLeaf[]): Map<string, string> {
+  const entries = new Map<string, { name?: string; path?: string }>();
   for (const l of leaves) {
-    if (!TARGET_TABLES.has(l.path[0]) || l.path.length !== 3) continue;
-    const entry = `${l.path[0]}.${l.path[1]}`;
-    if (l.path[2] === "name" || (l.path[2] === "path" && !named.has(entry))) named.set(entry, l.value);
+    if (!TARGET_TABLES.has(l.path[0]) || l.path.length !== 3 || (l.path[2] !== "name" && l.path[2] !== "path")) continue;
+    const id = `${l.path[0]}.${l.path[1]}`;
+    entries.set(id, { ...entries.get(id), [l.path[2]]: l.value });
   }
-  const out = new Set<string>();
+  const out = new Map<string, string>();
   for (const l of leaves) {
-    const last = l.path.at(-1);
-    if (last !== "harness" || l.value === "true" || !TARGET_TABLES.has(l.path[0])) continue;
-    if (l.path[0] === "lib" && l.path.length === 2) out.add("[lib]");
-    else if (l.path.length === 3) out.add(`[[${l.path[0]}]] ${named.get(`${l.path[0]}.${l.path[1]}`) ?? `number ${Number(l.path[1]) + 1}`}`);
+    if (l.path.at(-1) !== "harness" || l.value === "true" || !TARGET_TABLES.has(l.path[0])) continue;
+    if (l.path[0] === "lib" && l.path.length === 2) out.set(targetKey("lib", ""), "[lib]");
+    if (l.path.length !== 3) continue;
+    const e = entries.get(`${l.path[0]}.${l.path[1]}`) ?? {};
+    const name = e.name ?? (e.path ? path.posix.basename(e.path).replace(/\.rs$/, "") : undefined);
+    out.set(targetKey(l.path[0], name ?? `#${l.path[1]}`), `[[${l.path[0]}]] ${name ?? `number ${Number(l.path[1]) + 1}`}`);
   }
   return out;
+}
+
+/** A target as Cargo.toml's tables name it: its kind ("lib", "bin", "test"...) and name (none for the lib). */
+export function targetKey(kind: string, name: string): string {
+  return kind === "lib" ? "lib" : `${kind} ${name}`;
+}
+
+/** The targets a manifest runs without libtest's harness (as targetKey), or none when it cannot be read. */
+export function unharnessedTargets(manifest: string): Set<string> {
+  return new Set(unharnessed(leavesOr(manifest, [])).keys());
 }
 
 function leavesOr(text: string | null, fallback: TomlLeaf[]): TomlLeaf[] {
@@ -125,8 +140,8 @@ export function manifestTextProblems(rel: string, before: string | null, after: 
     problems.push(`${rel} would add or change a ${section} entry (${entry}): dependencies must come from crates.io as published, not be patched or replaced by another source`);
   }
   const harnessed = unharnessed(was);
-  for (const target of unharnessed(now)) {
-    if (!harnessed.has(target)) problems.push(`${rel} would run the target ${target} without libtest's harness (harness = false): its test results could not be told from what it prints`);
+  for (const [key, target] of unharnessed(now)) {
+    if (!harnessed.has(key)) problems.push(`${rel} would run the target ${target} without libtest's harness (harness = false): its test results could not be told from what it prints`);
   }
   return problems;
 }

@@ -63,6 +63,10 @@ export interface TargetOutput {
   label: string;
   stdout: string;
   exitCode: number | null;
+  /** This run was asked to run only these tests (libtest names, `--exact`)... */
+  only?: string[];
+  /** ...or every test but these (`--exact --skip`). */
+  skip?: string[];
 }
 
 export interface MetaTarget {
@@ -354,7 +358,19 @@ export interface TestSelection {
   /** The target's source path from the workspace root ("src/lib.rs", "tests/cli.rs"), or "doc-tests". */
   label: string;
   args: string[];
+  /** Cargo.toml's name for its kind ("lib", "bin", "test", "bench", "example"; "doc" for doc tests) and its name. */
+  kind: string;
+  name: string;
 }
+
+/**
+ * The upstream tests of a target to run in a process of their own, apart from the rest
+ * (see cargoTest), or undefined to run the target whole.
+ */
+export type UpstreamSplit = (selection: TestSelection) => string[] | undefined;
+
+// Past this, the names would not fit on a command line: the target runs whole.
+const MAX_FILTER_BYTES = 512 * 1024;
 
 /**
  * The targets `cargo test` runs for the package: those Cargo.toml leaves with `test = true`
@@ -366,13 +382,11 @@ export function testSelections(pkg: MetaPackage, root: string): TestSelection[] 
   for (const t of pkg.targets) {
     if (!t.test) continue;
     const label = t.src_path ? path.relative(root, t.src_path).split(path.sep).join("/") : t.name;
-    if (t.kind.some((k) => LIB_KINDS.has(k))) out.push({ label, args: ["--lib"] });
-    else if (t.kind.includes("bin")) out.push({ label, args: ["--bin", t.name] });
-    else if (t.kind.includes("test")) out.push({ label, args: ["--test", t.name] });
-    else if (t.kind.includes("bench")) out.push({ label, args: ["--bench", t.name] });
-    else if (t.kind.includes("example")) out.push({ label, args: ["--example", t.name] });
+    const kind = t.kind.some((k) => LIB_KINDS.has(k)) ? "lib" : ["bin", "test", "bench", "example"].find((k) => t.kind.includes(k));
+    if (kind) out.push({ label, args: kind === "lib" ? ["--lib"] : [`--${kind}`, t.name], kind, name: t.name });
   }
-  if (pkg.targets.some((t) => t.doctest && t.kind.some((k) => LIB_KINDS.has(k)))) out.push({ label: "doc-tests", args: ["--doc"] });
+  const lib = pkg.targets.find((t) => t.doctest && t.kind.some((k) => LIB_KINDS.has(k)));
+  if (lib) out.push({ label: "doc-tests", args: ["--doc"], kind: "doc", name: lib.name });
   return out;
 }
 
@@ -383,8 +397,14 @@ const LIB_KINDS = new Set(["lib", "rlib", "dylib", "cdylib", "staticlib", "proc-
  * test target compiled at once, then run one `cargo test` per target, so each result is
  * known to come from its target (cargo names targets on stderr and libtest reports on
  * stdout, and two pipes do not keep their order).
+ *
+ * With `upstream`, a target's upstream tests run in a process of their own (`--exact` and
+ * their names) and the other tests in another (`--exact --skip` each name). A test can
+ * print anything, a whole libtest block included, and end its process before libtest
+ * speaks; but split so, no code of a new test runs in the process that reports the
+ * upstream tests, and a report of an upstream test from the other process is forged.
  */
-export async function cargoTest(target: TargetInfo, run: CargoRun): Promise<TestOutcome> {
+export async function cargoTest(target: TargetInfo, run: CargoRun, upstream?: UpstreamSplit): Promise<TestOutcome> {
   const args = ["test", "--release", "--no-fail-fast", ...selectArgs(target)];
   const locked = hasLockfile(run.cwd) && (target.has_lockfile || run.sandbox) ? ["--locked"] : [];
   const compiled = await cargo([...args, "--no-run", ...locked], run);
@@ -398,9 +418,19 @@ export async function cargoTest(target: TargetInfo, run: CargoRun): Promise<Test
   const pkg = (await cargoMetadata(run)).packages.find((p) => p.name === target.package);
   const targets: TargetOutput[] = [];
   for (const selection of pkg ? testSelections(pkg, run.cwd) : []) {
-    const r = await cargo([...args, ...selection.args, ...locked], run);
-    targets.push({ label: selection.label, stdout: r.stdout, exitCode: r.exitCode });
-    if (r.aborted || r.timedOut) break;
+    const names = upstream?.(selection) ?? [];
+    const split = names.length > 0 && Buffer.byteLength(names.join("")) < MAX_FILTER_BYTES;
+    const parts: { libtest: string[]; only?: string[]; skip?: string[] }[] = split
+      ? [{ libtest: ["--exact", ...names], only: names }, { libtest: ["--exact", ...names.flatMap((n) => ["--skip", n])], skip: names }]
+      : [{ libtest: [] }];
+    let stopped = false;
+    for (const part of parts) {
+      const r = await cargo([...args, ...selection.args, ...locked, ...(part.libtest.length ? ["--", ...part.libtest] : [])], run);
+      targets.push({ label: selection.label, stdout: r.stdout, exitCode: r.exitCode, ...(part.only ? { only: part.only } : {}), ...(part.skip ? { skip: part.skip } : {}) });
+      stopped = r.aborted || r.timedOut;
+      if (stopped) break;
+    }
+    if (stopped) break;
   }
   return { compiled: true, diagnostics: [], targets, output: tail(targets.map((t) => t.stdout).join("\n"), 40) };
 }

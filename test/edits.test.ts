@@ -148,7 +148,7 @@ test("edits: the manifest check reads TOML as cargo does: literal strings, inlin
   assert.match(broken.join("\n"), /cargo cannot read the edited Cargo\.toml/);
 });
 
-test("edits: the manifest check refuses [patch] and [replace] and a target without libtest's harness, in every TOML spelling, with the reason", async () => {
+test("edits: the manifest check refuses [patch] and [replace], a target without libtest's harness and a build script outside the crate, in every TOML spelling, with the reason", async () => {
   const { root, outside } = await crate();
   await fs.writeFile(path.join(root, "Cargo.toml"), '[[test]]\nname = "cli"\npath = "tests/cli.rs"\n\n[package]\nname = "x"\nversion = "0.1.0"\n\n[dependencies]\nitoa = "1"\n');
   await fs.mkdir(path.join(root, "tests"));
@@ -187,6 +187,10 @@ test("edits: the manifest check refuses [patch] and [replace] and a target witho
   await applyEdits(root, [{ path: "Cargo.toml", search: 'itoa = "1"\n', replace: 'itoa = "1"\nmemchr = "2"\n' }], cargo);
   const moved = await rejected(root, [{ path: "Cargo.toml", search: "'vendor/itoa'", replace: "'../outside'" }]);
   assert.match(moved.join("\n"), patch);
+  // A build script outside the crate could not be reviewed: refused too.
+  await fs.writeFile(path.join(outside, "build.rs"), 'fn main() { std::net::TcpStream::connect("203.0.113.1:80").ok(); }\n');
+  const script = await rejected(root, [{ path: "Cargo.toml", search: 'version = "0.1.0"\n', replace: "version = \"0.1.0\"\nbuild = '../outside/build.rs'\n" }]);
+  assert.match(script.join("\n"), /Cargo\.toml would run a build script outside the crate \(\.\.\/outside\/build\.rs\)/);
 });
 
 test("the TOML reader: every key where TOML puts it (headers, arrays of tables, dotted, quoted, inline, arrays)", () => {

@@ -51,6 +51,10 @@ export function manifestProblems(root: string, before: ManifestFacts, after: Man
   for (const dir of after.pathDependencies.filter((d) => !before.pathDependencies.includes(d))) {
     if (dir !== real && !dir.startsWith(real + path.sep)) problems.push(`Cargo.toml would add a path dependency outside the crate (${dir})`);
   }
+  // A build script is reviewed before it runs, which needs it inside the crate.
+  for (const script of newBuildScripts(before, after).filter((b) => b.startsWith("../") || path.isAbsolute(b))) {
+    problems.push(`Cargo.toml would run a build script outside the crate (${script}): a build script must be a file of the crate`);
+  }
   return problems;
 }
 
@@ -104,14 +108,14 @@ export function targetKey(kind: string, name: string): string {
 
 /** The targets a manifest runs without libtest's harness (as targetKey), or none when it cannot be read. */
 export function unharnessedTargets(manifest: string): Set<string> {
-  return new Set(unharnessed(leavesOr(manifest, [])).keys());
+  return new Set(unharnessed(leavesOrNone(manifest)).keys());
 }
 
-function leavesOr(text: string | null, fallback: TomlLeaf[]): TomlLeaf[] {
+function leavesOrNone(text: string | null): TomlLeaf[] {
   try {
     return text === null ? [] : tomlLeaves(text);
   } catch (err) {
-    if (err instanceof TomlError) return fallback;
+    if (err instanceof TomlError) return [];
     throw err;
   }
 }
@@ -130,7 +134,7 @@ export function manifestTextProblems(rel: string, before: string | null, after: 
     if (!(err instanceof TomlError)) throw err;
     return [`${rel} cannot be read after the edit (${err.message}): write it as plain TOML`];
   }
-  const was = leavesOr(before, []);
+  const was = leavesOrNone(before);
   const problems: string[] = [];
   const old = redirections(was);
   for (const [entry, values] of redirections(now)) {

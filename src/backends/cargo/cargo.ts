@@ -392,6 +392,15 @@ export function testSelections(pkg: MetaPackage, root: string): TestSelection[] 
 
 const LIB_KINDS = new Set(["lib", "rlib", "dylib", "cdylib", "staticlib", "proc-macro"]);
 
+/** The processes of one test target: the whole target, or its upstream tests and then the rest. */
+function targetRuns(selection: TestSelection, upstream: string[]): { selection: TestSelection; libtest: string[]; only?: string[]; skip?: string[] }[] {
+  if (upstream.length === 0 || Buffer.byteLength(upstream.join("")) >= MAX_FILTER_BYTES) return [{ selection, libtest: [] }];
+  return [
+    { selection, libtest: ["--exact", ...upstream], only: upstream },
+    { selection, libtest: ["--exact", ...upstream.flatMap((n) => ["--skip", n])], skip: upstream },
+  ];
+}
+
 /**
  * `cargo test --release` of the package (release shares the build's compiled deps): every
  * test target compiled at once, then run one `cargo test` per target, so each result is
@@ -416,21 +425,12 @@ export async function cargoTest(target: TargetInfo, run: CargoRun, upstream?: Up
     return { compiled: false, diagnostics, targets: [], output: failureText(compiled) };
   }
   const pkg = (await cargoMetadata(run)).packages.find((p) => p.name === target.package);
+  const runs = (pkg ? testSelections(pkg, run.cwd) : []).flatMap((selection) => targetRuns(selection, upstream?.(selection) ?? []));
   const targets: TargetOutput[] = [];
-  for (const selection of pkg ? testSelections(pkg, run.cwd) : []) {
-    const names = upstream?.(selection) ?? [];
-    const split = names.length > 0 && Buffer.byteLength(names.join("")) < MAX_FILTER_BYTES;
-    const parts: { libtest: string[]; only?: string[]; skip?: string[] }[] = split
-      ? [{ libtest: ["--exact", ...names], only: names }, { libtest: ["--exact", ...names.flatMap((n) => ["--skip", n])], skip: names }]
-      : [{ libtest: [] }];
-    let stopped = false;
-    for (const part of parts) {
-      const r = await cargo([...args, ...selection.args, ...locked, ...(part.libtest.length ? ["--", ...part.libtest] : [])], run);
-      targets.push({ label: selection.label, stdout: r.stdout, exitCode: r.exitCode, ...(part.only ? { only: part.only } : {}), ...(part.skip ? { skip: part.skip } : {}) });
-      stopped = r.aborted || r.timedOut;
-      if (stopped) break;
-    }
-    if (stopped) break;
+  for (const { selection, libtest, only, skip } of runs) {
+    const r = await cargo([...args, ...selection.args, ...locked, ...(libtest.length ? ["--", ...libtest] : [])], run);
+    targets.push({ label: selection.label, stdout: r.stdout, exitCode: r.exitCode, ...(only ? { only } : {}), ...(skip ? { skip } : {}) });
+    if (r.aborted || r.timedOut) break;
   }
   return { compiled: true, diagnostics: [], targets, output: tail(targets.map((t) => t.stdout).join("\n"), 40) };
 }

@@ -207,7 +207,9 @@ describe("hostile sources crafted over MCP", { skip: noBwrap, timeout: 1_200_000
       seen.push(JSON.stringify(s), plain.stderr());
       assert.equal(s.structured.status, "ready", textOf(s));
       assert.equal(await exists(replaced.marker), false, "the source's [source] replacement was obeyed: the planted crate's build script ran");
-      assert.match(await fs.readFile(path.join(t.dir, "home-unsandboxed", "tools", "cfg_source_nosandbox", "workspace", "Cargo.lock"), "utf8"), /name = "itoa"\nversion = "1\.0\.1"/, "itoa came from the operator's registry");
+      const lock = await fs.readFile(path.join(t.dir, "home-unsandboxed", "tools", "cfg_source_nosandbox", "workspace", "Cargo.lock"), "utf8");
+      assert.match(lock, /name = "itoa"\nversion = "1\.\d+\.\d+"/);
+      assert.doesNotMatch(lock, /1\.0\.999/, "itoa came from the operator's registry, not the planted one");
     } finally {
       await plain.close();
     }

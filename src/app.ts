@@ -76,7 +76,10 @@ export class Flakebot extends EventEmitter<AppEvents> {
     super();
     this.store = new Store(config.home, (pid) => alive({ pid }));
     this.queue = new BuildQueue(config.maxConcurrentBuilds);
-    this.services = new ServiceManager(config.home, { onChange: (name, info) => this.saveServiceState(name, info) });
+    this.services = new ServiceManager(config.home, {
+      onChange: (name, info) => this.saveServiceState(name, info),
+      verify: (craft) => this.verifyService(craft),
+    });
   }
 
   /** Prepares the state directory and repairs what a crash left. Returns the ready tools. */
@@ -110,6 +113,18 @@ export class Flakebot extends EventEmitter<AppEvents> {
     log.warn(message);
     this.emit("removed", name);
     return message;
+  }
+
+  /**
+   * Before a service (re)starts: a binary that no longer verifies quarantines the tool. A
+   * service crafted by this server starts before its record says ready; its binary is
+   * registered (hashed) by then, and held to that hash like a ready tool's.
+   */
+  private async verifyService(craft: Craft): Promise<string | undefined> {
+    const problem = await manifestProblem(this.config.home, { ...craft, status: "ready" });
+    if (!problem) return undefined;
+    // Still crafting: the craft fails with the reason. Ready: the tool is quarantined.
+    return this.jobs.has(craft.name) ? `its manifest does not verify (${problem})` : await this.quarantine(craft.name, problem);
   }
 
   /** Tools already built keep working from a read-only or full home; new crafts are refused. */
@@ -567,7 +582,7 @@ function removeTree(dir: string): Promise<void> {
   return fs.rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
 }
 
-function quarantineMessage(name: string, problem: string): string {
+export function quarantineMessage(name: string, problem: string): string {
   return `"${name}" is quarantined: its manifest does not verify (${problem}), so Flakebot will not run it. The manifest was moved aside to tools/${name}/manifest.quarantined.json; look at what changed, then dispose it (dispose_tool) and craft it again`;
 }
 

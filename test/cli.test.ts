@@ -2,6 +2,7 @@
 // dispose, with exit codes a script can rely on.
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs/promises";
 import path from "node:path";
 import { fixturesDir, serverEntry, testEnv, type TestEnv } from "./helpers/offline.js";
 import { runProcess } from "../src/exec/process.js";
@@ -44,6 +45,29 @@ test("list, describe and run see the tool; the server sees it too", async () => 
   } finally {
     await c.close();
   }
+});
+
+test("list shows a quarantined tool, with its state and why, in the table and in --json", { timeout: 300_000 }, async () => {
+  const crafted = await flakebot(["craft", "print text in upper case", "--source", path.join(fixturesDir, "crates", "hello"), "--name", "tampered"]);
+  assert.equal(crafted.exitCode, 0, crafted.stderr);
+  // A hand-edited manifest: its binary no longer matches the hash it records.
+  const manifest = path.join(t.home, "tools", "tampered", "manifest.json");
+  const record = JSON.parse(await fs.readFile(manifest, "utf8"));
+  await fs.writeFile(manifest, JSON.stringify({ ...record, binary_sha256: "0".repeat(64) }));
+
+  const json = await flakebot(["list", "--json"]);
+  assert.equal(json.exitCode, 0, json.stderr);
+  const listed = JSON.parse(json.stdout) as Record<string, string>[];
+  assert.deepEqual(listed.map((x) => [x.tool, x.status]), [["tampered", "quarantined"], ["up", "ready"]]);
+  const q = listed[0];
+  assert.match(q.reason, /does not match the sha256 recorded when it was crafted/);
+  assert.match(q.message, /"tampered" is quarantined: .*dispose it/);
+
+  const table = await flakebot(["list"]);
+  assert.match(table.stdout, /^tampered\s+quarantined\s+-/m);
+  assert.match(table.stdout, /^up\s+ready\s/m);
+  assert.match(table.stdout, /^tampered {2}quarantined: its binary .* does not match the sha256/m);
+  assert.equal((await flakebot(["dispose", "tampered"])).exitCode, 0);
 });
 
 test("bad usage exits 2, failures exit 1 with a message, dispose removes the tool", async () => {

@@ -8,6 +8,7 @@ import { blankRust, scanTests, testCodeChanges, testCodeRefusal, testsInSource }
 import { tempDir } from "./helpers/offline.js";
 import { cargoMetadata } from "../src/backends/cargo/cargo.js";
 import type { ReadManifests } from "../src/guard/manifest.js";
+import { tomlLeaves } from "../src/guard/toml.js";
 
 /** The manifests as cargo reads them, as the modify stage gives them to the guard. */
 const cargo: ReadManifests = (root) => cargoMetadata({ cwd: root });
@@ -145,6 +146,78 @@ test("edits: the manifest check reads TOML as cargo does: literal strings, inlin
   await assert.rejects(fs.access(path.join(root, "gen.rs")), "a refused new file is removed again");
   const broken = await rejected(root, [{ path: "Cargo.toml", search: "[dependencies]\n", replace: "[dependencies\n" }]);
   assert.match(broken.join("\n"), /cargo cannot read the edited Cargo\.toml/);
+});
+
+test("edits: the manifest check refuses [patch] and [replace], a target without libtest's harness and a build script outside the crate, in every TOML spelling, with the reason", async () => {
+  const { root, outside } = await crate();
+  await fs.writeFile(path.join(root, "Cargo.toml"), '[[test]]\nname = "cli"\npath = "tests/cli.rs"\n\n[package]\nname = "x"\nversion = "0.1.0"\n\n[dependencies]\nitoa = "1"\n');
+  await fs.mkdir(path.join(root, "tests"));
+  await fs.writeFile(path.join(root, "tests/cli.rs"), "#[test]\nfn t() {}\n");
+  await fs.writeFile(path.join(root, "src/lib.rs"), "");
+  const manifest = await fs.readFile(path.join(root, "Cargo.toml"), "utf8");
+  const patch = /Cargo\.toml would add or change a \[patch\] entry \(patch\.crates-io\.itoa\): dependencies must come from crates\.io as published/;
+  const cases: [string, string, RegExp][] = [
+    ["[dependencies]\n", "[patch.crates-io]\nitoa = { path = '../outside' }\n\n[dependencies]\n", patch],
+    ["[dependencies]\n", "[patch.crates-io.itoa]\ngit = '''https://example.invalid/itoa'''\n\n[dependencies]\n", patch],
+    ["[[test]]\n", 'patch.crates-io.itoa.path = "../outside"\n\n[[test]]\n', patch],
+    ["[[test]]\n", "patch = { crates-io = { itoa = { path = '../outside' } } }\n[[test]]\n", patch],
+    ["[dependencies]\n", '[ "p\\u0061tch" . "crates-io" ]\n"itoa" = { path = """../outside""" } # a comment\n\n[dependencies]\n', patch],
+    ["[dependencies]\n", '[patch."https://github.com/x/y"]\nitoa = { path = "../outside" }\n\n[dependencies]\n', /a \[patch\] entry \(patch\.https:\/\/github\.com\/x\/y\.itoa\)/],
+    ["[dependencies]\n", '[replace]\n"itoa:1.0.1" = { path = "../outside" }\n\n[dependencies]\n', /a \[replace\] entry \(replace\.itoa:1\.0\.1\)/],
+    ['path = "tests/cli.rs"\n', 'path = "tests/cli.rs"\nharness = false\n', /would run the target \[\[test\]\] cli without libtest's harness \(harness = false\)/],
+    ['[[test]]\nname = "cli"\npath = "tests/cli.rs"\n', 'test = [{ name = "cli", path = "tests/cli.rs", "harness" = false }]\n', /\[\[test\]\] cli without libtest's harness/],
+    ["[[test]]\n", "lib.harness = false\n[[test]]\n", /the target \[lib\] without libtest's harness/],
+  ];
+  for (const [search, replace, expected] of cases) {
+    const problems = await rejected(root, [{ path: "Cargo.toml", search, replace }]).catch((err: Error) => assert.fail(`${replace}: ${err.message}`));
+    assert.match(problems.join("\n"), expected, replace);
+    assert.equal(await fs.readFile(path.join(root, "Cargo.toml"), "utf8"), manifest, "a refused manifest is left as it was");
+  }
+  // Each spelling is one cargo reads: written by hand, cargo accepts the manifest.
+  for (const [search, replace] of cases) {
+    await fs.writeFile(path.join(root, "Cargo.toml"), manifest.replace(search, replace));
+    await cargoMetadata({ cwd: root });
+  }
+  await fs.writeFile(path.join(root, "Cargo.toml"), manifest);
+  assert.deepEqual(await fs.readdir(outside), []);
+
+  // A [patch] upstream already had may stay as it is while the rest of the manifest changes.
+  const upstream = manifest.replace("[dependencies]\n", "[patch.crates-io]\nitoa = { path = 'vendor/itoa' }\n\n[dependencies]\n");
+  await fs.writeFile(path.join(root, "Cargo.toml"), upstream);
+  await applyEdits(root, [{ path: "Cargo.toml", search: 'itoa = "1"\n', replace: 'itoa = "1"\nmemchr = "2"\n' }], cargo);
+  const moved = await rejected(root, [{ path: "Cargo.toml", search: "'vendor/itoa'", replace: "'../outside'" }]);
+  assert.match(moved.join("\n"), patch);
+  // A build script outside the crate could not be reviewed: refused too.
+  await fs.writeFile(path.join(outside, "build.rs"), 'fn main() { std::net::TcpStream::connect("203.0.113.1:80").ok(); }\n');
+  const script = await rejected(root, [{ path: "Cargo.toml", search: 'version = "0.1.0"\n', replace: "version = \"0.1.0\"\nbuild = '../outside/build.rs'\n" }]);
+  assert.match(script.join("\n"), /Cargo\.toml would run a build script outside the crate \(\.\.\/outside\/build\.rs\)/);
+});
+
+test("the TOML reader: every key where TOML puts it (headers, arrays of tables, dotted, quoted, inline, arrays)", () => {
+  const leaves = tomlLeaves(
+    [
+      "# a comment",
+      "top = 1979-05-27 07:32:00Z",
+      '[a . "b.c"]',
+      "d.e = 'lit' # after",
+      '"f\\u0067" = """',
+      'two "" quotes""""',
+      "s = '''x''''",
+      "[[t]]",
+      'name = "one"',
+      "[[t]]",
+      "name = 'two'",
+      "[t.sub]",
+      "k = [1, { x = true }, [2],",
+      "  # inside",
+      "]",
+      "i = { y = { z = -1.5e3 } , w = [] }",
+    ].join("\r\n"),
+  );
+  assert.deepEqual(
+    leaves.map((l) => `${l.path.join("/")}=${l.value}`),
+    ["top=1979-05-27 07:32:00Z", "a/b.c/d/e=lit", 'a/b.c/fg=two "" quotes"', "a/b.c/s=x'", "t/0/name=one", "t/1/name=two", "t/1/sub/k/0=1", "t/1/sub/k/1/x=true", "t/1/sub/k/2/0=2", "t/1/sub/i/y/z=-1.5e3"],
+  );
 });
 
 const RUST = `

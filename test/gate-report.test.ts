@@ -7,8 +7,9 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { cargoTest } from "../src/backends/cargo/cargo.js";
-import { parseTestRun, testResults } from "../src/guard/test-report.js";
-import { readTests } from "../src/craft/checks.js";
+import { parseTargetOutputs, parseTestRun, testResults } from "../src/guard/test-report.js";
+import { readTests, upstreamSplit } from "../src/craft/checks.js";
+import { FORGED_BLOCK } from "./helpers/forgery.js";
 import { checkPhaseReader } from "../src/craft/stages/package.js";
 import { baselineOf, gateFinalRun, judgeRun, missingProblem, testsToFix } from "../src/guard/test-gate.js";
 import type { TargetInfo } from "../src/model/craft.js";
@@ -139,6 +140,44 @@ test("the honest fix: every upstream test still runs and passes, the test to fix
   const v = judgeRun(baseline, outcome.run, ["src/lib.rs::tests::counts_runs_of_spaces"]);
   assert.deepEqual([v.missing, v.regressions, v.unfixed, v.stillFailing], [[], [], [], []]);
   assert.equal(v.passed, 5);
+});
+
+test("a test that prints a whole forged libtest block for upstream tests compiled out, then exits: caught once the upstream tests run apart", { timeout: 300_000 }, async () => {
+  const dir = await variant("forged-block", (d) => edit(path.join(d, FORGED_BLOCK.path), FORGED_BLOCK.search, FORGED_BLOCK.replace));
+  // Run whole, as one process per target, the forgery adds up: every count agrees.
+  const whole = await run(dir);
+  assert.deepEqual(whole.run.inconsistencies, []);
+  assert.equal(gateFinalRun({ results: baseline, to_fix: [] }, whole.run).problem, undefined, "the forgery passes a run that is not split");
+  // Split, the upstream tests' own process runs none of them, and the other one names them.
+  const split = readTests(await cargoTest(TARGET, { cwd: dir }, await upstreamSplit(dir, TARGET, baseline)));
+  const problem = gateFinalRun({ results: baseline, to_fix: [] }, split.run).problem ?? "";
+  assert.match(problem, /the test output does not add up \(the test target src\/lib\.rs reported the upstream test tests::counts_nothing from the run that left it out/);
+  const verdict = judgeRun(baseline, split.run);
+  assert.deepEqual(verdict.missing, ["src/lib.rs::tests::counts_nothing did not run", "src/lib.rs::tests::counts_simple did not run"]);
+  // The honest tree, split the same way, adds up and passes.
+  const honest = await variant("split-honest");
+  const raw = await cargoTest(TARGET, { cwd: honest }, await upstreamSplit(honest, TARGET, baseline));
+  const clean = readTests(raw);
+  assert.deepEqual(clean.run.inconsistencies, []);
+  assert.deepEqual(baselineOf(clean.run), baseline);
+  assert.deepEqual(raw.targets.map((t) => [t.label, t.only ? "upstream" : t.skip ? "new" : "whole"]), [
+    ["src/lib.rs", "upstream"], ["src/lib.rs", "new"], ["src/main.rs", "whole"], ["tests/cli.rs", "upstream"], ["tests/cli.rs", "new"], ["doc-tests", "whole"],
+  ], "a target with no upstream test (src/main.rs) and the doc tests run whole");
+});
+
+test("a process that reports more tests than libtest announced, or tests it was not asked to run, does not add up", () => {
+  const forged = parseTestRun(["     Running src/lib.rs", "running 1 test", "test a ... ok", "test b ... ok", "", "test result: ok. 2 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out"].join("\n"));
+  assert.deepEqual(forged.inconsistencies, ["the test target src/lib.rs announced 1 tests but reported 2"]);
+  const block = (names: string[]) => [`running ${names.length} tests`, ...names.map((n) => `test ${n} ... ok`), "", `test result: ok. ${names.length} passed; 0 failed; 0 ignored; 0 measured; 0 filtered out`].join("\n");
+  const merged = parseTargetOutputs([
+    { label: "src/lib.rs", stdout: block(["up", "extra"]), only: ["up"] },
+    { label: "src/lib.rs", stdout: block(["new", "up"]), skip: ["up"] },
+  ]);
+  assert.deepEqual(merged.targets.map((t) => [t.target, [...t.tests.keys()], t.announced, t.summary?.passed]), [["src/lib.rs", ["up", "new"], 4, 4]]);
+  assert.deepEqual(merged.inconsistencies, [
+    "the test target src/lib.rs reported extra from the run of its upstream tests alone: tests must not print libtest's own lines",
+    "the test target src/lib.rs reported the upstream test up from the run that left it out: tests must not print libtest's own lines",
+  ]);
 });
 
 test("output that does not add up is named: a forged result line, a repeated test, a target reported twice", () => {

@@ -6,9 +6,12 @@
 // round; a hung model is cut off with a clear message.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs/promises";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { connect, textOf, type Connected } from "./helpers/client.js";
 import { fixturesDir, testEnv } from "./helpers/offline.js";
+import { FORGED_BLOCK } from "./helpers/forgery.js";
 import { HANG, startLlmStandIn, type ChatRequestBody, type LlmStandIn } from "./fixtures/far-ends/llm.js";
 
 const wordcount = path.join(fixturesDir, "crates", "wordcount");
@@ -98,6 +101,13 @@ function model(body: ChatRequestBody): string | typeof HANG {
         { path: "src/lib.rs", search: 'assert_eq!(words("a b c"), 3);', replace: 'assert_eq!(words("a\\tb c"), 3);' },
         NEW_TEST,
       ]);
+    case "forged-block":
+      return firstRound(body) ? answer("count runs of spaces once, with checks of my own", [FORGED_BLOCK, FIX]) : HONEST;
+    case "patch-redirect":
+      // A crates.io dependency redirected by [patch] to a directory outside the crate, whose build script marks that it ran.
+      return firstRound(body)
+        ? answer("count with itoa", [{ path: "Cargo.toml", search: 'license = "MIT"\n', replace: `license = "MIT"\n\n[dependencies]\nitoa = "1"\n\n[patch.crates-io]\nitoa = { path = '${outsideCrate}' }\n` }, FIX, NEW_TEST])
+        : HONEST;
     case "leak":
       // A test that digs the server's environment out of /proc (the sandbox is off) and prints it.
       return firstRound(body) ? answer("add a test", [LEAKY_TEST, FIX]) : answer("drop that test, add a real one", [{ path: "src/lib.rs", search: (LEAKY_TEST as { replace: string }).replace, replace: (NEW_TEST as { replace: string }).replace }]);
@@ -144,6 +154,19 @@ const LEAKY_TEST: Edit = {
   ].join("\n"),
 };
 
+/** A crate outside every workspace, named like a crates.io one; its build script writes `outsideMarker`. */
+let outsideCrate = "";
+let outsideMarker = "";
+
+async function makeOutsideCrate(dir: string): Promise<void> {
+  outsideCrate = path.join(dir, "not-itoa");
+  outsideMarker = path.join(dir, "outside-build-script-ran");
+  await fs.mkdir(path.join(outsideCrate, "src"), { recursive: true });
+  await fs.writeFile(path.join(outsideCrate, "Cargo.toml"), '[package]\nname = "itoa"\nversion = "1.0.999"\nedition = "2021"\n');
+  await fs.writeFile(path.join(outsideCrate, "build.rs"), `fn main() { std::fs::write(${JSON.stringify(outsideMarker)}, "ran").unwrap(); }\n`);
+  await fs.writeFile(path.join(outsideCrate, "src", "lib.rs"), "");
+}
+
 describe("the change gate, through the MCP server, against a scripted model", () => {
   let llm: LlmStandIn;
   let c: Connected;
@@ -152,6 +175,7 @@ describe("the change gate, through the MCP server, against a scripted model", ()
     llm = await startLlmStandIn();
     for (let i = 0; i < 400; i++) llm.push(model);
     const t = await testEnv();
+    await makeOutsideCrate(t.dir);
     c = await connect({ ...t.env, FLAKEBOT_LLM: "auto", GROQ_API_KEY: KEY, GROQ_BASE_URL: llm.url });
   });
 
@@ -206,6 +230,29 @@ describe("the change gate, through the MCP server, against a scripted model", ()
     assert.match(feedback, /upstream tests that passed before the change no longer run: tests\/cli\.rs::prints_help did not run; tests\/cli\.rs::prints_the_count did not run/);
     const diff = await diffOf("target_removed");
     assert.doesNotMatch(diff, /Cargo\.toml|autotests/);
+  });
+
+  test("cheat refused on the run itself: the upstream unit tests compiled out by their module's cfg, and a new test that prints their passing libtest block and exits", { timeout: 300_000 }, async () => {
+    const r = await craft("forged-block");
+    assert.equal(r.structured.status, "ready", textOf(r));
+    const [, second] = editRequests("forged-block");
+    assert.ok(second, "the forged run was not accepted: the model was asked again");
+    const feedback = userText(second.body);
+    assert.match(feedback, /Round 1: your change was refused/);
+    assert.match(feedback, /the test target src\/lib\.rs reported the upstream test tests::counts_nothing from the run that left it out: tests must not print libtest's own lines/);
+    assert.doesNotMatch(await diffOf("forged_block"), /any\(\)|a_counts_runs/);
+    assert.equal(r.structured.tests.passed, 6);
+  });
+
+  test("a [patch] redirecting a dependency outside the crate is refused with the reason, and the redirected crate never builds", { timeout: 300_000 }, async () => {
+    const r = await craft("patch-redirect");
+    assert.equal(r.structured.status, "ready", textOf(r));
+    const [, second] = editRequests("patch-redirect");
+    assert.ok(second, "the edit was not accepted: the model was asked again");
+    assert.match(userText(second.body), /Round 1: your edits were refused and nothing was written/);
+    assert.match(userText(second.body), /Cargo\.toml would add or change a \[patch\] entry \(patch\.crates-io\.itoa\): dependencies must come from crates\.io as published/);
+    assert.equal(existsSync(outsideMarker), false, "the outside crate's build script never ran");
+    assert.doesNotMatch(await diffOf("patch_redirect"), /patch|itoa/);
   });
 
   test("a model that keeps cheating never gets a ready tool: the craft fails naming the tests and how to allow a change", { timeout: 300_000 }, async () => {

@@ -183,6 +183,19 @@ describe("hostile sources crafted over MCP", { skip: noBwrap, timeout: 1_200_000
       ".cargo/config.toml": `[build]\nrustc-wrapper = "${p.script}"\n[target.x86_64-unknown-linux-gnu]\nlinker = "${p.script}"\n`,
       "rust-toolchain.toml": '[toolchain]\nchannel = "nightly-2001-01-01"\n',
     });
+    // A [source] replacement: crates.io's itoa would come from a directory the source names,
+    // whose itoa has a build script that runs the payload.
+    const replaced = await payload("source-replacement-unsandboxed");
+    const planted = path.join(t.dir, "planted-registry", "itoa-1.0.999");
+    await fs.mkdir(path.join(planted, "src"), { recursive: true });
+    await fs.writeFile(path.join(planted, "Cargo.toml"), '[package]\nname = "itoa"\nversion = "1.0.999"\nedition = "2021"\n');
+    await fs.writeFile(path.join(planted, "build.rs"), `fn main() { std::process::Command::new(${JSON.stringify(replaced.script)}).status().unwrap(); }\n`);
+    await fs.writeFile(path.join(planted, "src", "lib.rs"), "");
+    await fs.writeFile(path.join(planted, ".cargo-checksum.json"), '{"files":{},"package":null}');
+    const withDep = await hostileCrate("cfg_source_nosandbox", {
+      "Cargo.toml": '[package]\nname = "cfg_source_nosandbox"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nitoa = "1"\n',
+      ".cargo/config.toml": `[source.crates-io]\nreplace-with = "planted"\n[source.planted]\ndirectory = "${path.dirname(planted)}"\n`,
+    });
     const plain = await connect({ ...t.env, FLAKEBOT_SANDBOX: "off", FLAKEBOT_HOME: path.join(t.dir, "home-unsandboxed") });
     try {
       const r = await plain.call("craft_tool", { instructions: "print the arguments", source: dir, name: "cfg_nosandbox", modify: "never", wait_seconds: 600 });
@@ -190,10 +203,17 @@ describe("hostile sources crafted over MCP", { skip: noBwrap, timeout: 1_200_000
       assert.equal(r.structured.status, "ready", textOf(r));
       assert.equal(r.structured.sandboxed, false);
       assert.equal(await exists(p.marker), false, "the source's cargo configuration ran a program on the host");
+      const s = await plain.call("craft_tool", { instructions: "print the arguments", source: withDep, name: "cfg_source_nosandbox", modify: "never", wait_seconds: 600 });
+      seen.push(JSON.stringify(s), plain.stderr());
+      assert.equal(s.structured.status, "ready", textOf(s));
+      assert.equal(await exists(replaced.marker), false, "the source's [source] replacement was obeyed: the planted crate's build script ran");
+      const lock = await fs.readFile(path.join(t.dir, "home-unsandboxed", "tools", "cfg_source_nosandbox", "workspace", "Cargo.lock"), "utf8");
+      assert.match(lock, /name = "itoa"\nversion = "1\.\d+\.\d+"/);
+      assert.doesNotMatch(lock, /1\.0\.999/, "itoa came from the operator's registry, not the planted one");
     } finally {
       await plain.close();
     }
-    held.push(...["build.rustc-wrapper", "target linker", "rust-toolchain.toml"].map((v) => `cargo configuration of the source without the sandbox: ${v}`));
+    held.push(...["build.rustc-wrapper", "target linker", "rust-toolchain.toml", "[source] replacement"].map((v) => `cargo configuration of the source without the sandbox: ${v}`));
   });
 
   test("2. committed symbolic links are never followed: not into resources, not out of the copy", async () => {

@@ -4,10 +4,11 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
+import net from "node:net";
 import path from "node:path";
 import { connect, textOf, type Connected } from "./helpers/client.js";
 import { fixtureRepo, fixturesDir, testEnv, type TestEnv } from "./helpers/offline.js";
-import { processesUnder, waitFor } from "./helpers/procs.js";
+import { processesNaming, processesUnder, waitFor } from "./helpers/procs.js";
 
 const hello = path.join(fixturesDir, "crates", "hello");
 const SECRET = "sk-test-secret-value-1234567890";
@@ -313,5 +314,50 @@ describe("progress and polling", () => {
     await waitFor("tools/list_changed", async () => c.listChanges() > before);
     const tools = await c.client.listTools();
     assert.ok(!tools.tools.some((x) => x.name === "wc"));
+  });
+});
+
+describe("crash recovery with the sandbox off", () => {
+  test("a server killed while cargo waits on the network: the next start ends that cargo, found by its working directory", { timeout: 120_000 }, async () => {
+    // A registry that takes connections and never answers: cargo resolving the crate's one
+    // dependency waits on it, with no child process of its own.
+    const held: net.Socket[] = [];
+    const registry = net.createServer((s) => void held.push(s));
+    await new Promise<void>((r) => registry.listen(0, "127.0.0.1", r));
+    const port = (registry.address() as net.AddressInfo).port;
+    const env = await testEnv({ FLAKEBOT_SANDBOX: "off" });
+    await fs.writeFile(
+      path.join(env.env.CARGO_HOME, "config.toml"),
+      `[source.crates-io]\nreplace-with = "stuck"\n[source.stuck]\nregistry = "sparse+http://127.0.0.1:${port}/"\n[http]\ntimeout = 600\n[net]\nretry = 0\n`,
+    );
+    const crate = path.join(env.dir, "needs-a-dep");
+    await fs.mkdir(path.join(crate, "src"), { recursive: true });
+    await fs.writeFile(path.join(crate, "Cargo.toml"), '[package]\nname = "needs-a-dep"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nitoa = "1"\n');
+    await fs.writeFile(path.join(crate, "src", "main.rs"), "fn main() {}\n");
+    const manifestPath = path.join(env.home, "tools", "stuck", "workspace", "Cargo.toml");
+    let server: Connected | undefined = await connect(env.env);
+    try {
+      const r = await server.call("craft_tool", { instructions: "nothing", source: crate, name: "stuck", wait_seconds: 0 });
+      assert.equal(r.structured.status, "building");
+      await waitFor("cargo to wait on the registry", async () => held.length > 0 && (await processesNaming(manifestPath)).length > 0, 60_000);
+      process.kill(server.pid()!, "SIGKILL");
+      await server.close();
+      const orphans = await processesNaming(manifestPath);
+      assert.ok(orphans.length > 0, "the killed server's cargo still runs");
+      server = await connect(env.env);
+      const d = await server.call("describe_tool", { name: "stuck" });
+      assert.equal(d.structured.status, "failed");
+      assert.match(d.structured.message, /interrupted/);
+      await waitFor("the orphaned cargo to be ended", async () => (await processesNaming(manifestPath)).length === 0, 5_000).catch(async () => {
+        assert.fail(`still running: ${JSON.stringify(await processesNaming(manifestPath))}`);
+      });
+      await server.call("dispose_tool", { name: "stuck" });
+    } finally {
+      await server?.close();
+      for (const s of held) s.destroy();
+      registry.close();
+      for (const p of await processesNaming(manifestPath)) process.kill(p.pid, "SIGKILL");
+      await fs.rm(env.dir, { recursive: true, force: true });
+    }
   });
 });

@@ -389,3 +389,41 @@ describe("a server that dies without stopping its service", () => {
     }
   });
 });
+
+describe("a service whose binary changes while it runs", () => {
+  test("its restart verifies the binary again: a swapped one is never run, the tool is quarantined and says why", { timeout: 180_000 }, async () => {
+    const tenv = await testEnv({ FLAKEBOT_SANDBOX: "off" });
+    const scratch = path.join(tenv.home, "tools", "kv3", "scratch");
+    const marker = path.join(tenv.dir, "swapped-binary-ran");
+    const s = await connect(tenv.env);
+    try {
+      const r = await s.call("craft_tool", { instructions: "kv", source: kvstore, name: "kv3", kind: "service", wait_seconds: 150 });
+      assert.equal(r.structured.status, "ready", textOf(r));
+      // Someone with write access to the build swaps the binary (a rename over it, as a running file cannot be written).
+      const binary: string = r.structured.build.binary;
+      const swap = `${binary}.swap`;
+      await fs.writeFile(swap, `#!/bin/sh\necho ran > '${marker}'\nexec sleep 600\n`, { mode: 0o755 });
+      await fs.rename(swap, binary);
+      await s.call("kv3", { method: "POST", path: "/crash" });
+      const d = await waitFor("the restart to be refused", async () => {
+        const x = await s.call("describe_tool", { name: "kv3" });
+        return x.isError && x;
+      }, 30_000, 200);
+
+      assert.match(textOf(d), /"kv3" is quarantined: its manifest does not verify \(its binary .* does not match the sha256 recorded when it was crafted\)/);
+      await new Promise((done) => setTimeout(done, 1500)); // past a second restart's backoff
+      assert.equal(existsSync(marker), false, "the swapped binary never ran");
+      assert.deepEqual(await processesUnder(scratch), []);
+      const call = await s.call("kv3", { path: "/kv/a" });
+      assert.equal(call.isError, true);
+      assert.ok(!(await s.client.listTools()).tools.some((x) => x.name === "kv3"), "the tool is unregistered");
+      const log = await fs.readFile(path.join(tenv.home, "tools", "kv3", "build.log"), "utf8");
+      assert.match(log, /== service: not restarted: "kv3" is quarantined/);
+      const cli = await runProcess([process.execPath, serverEntry, "list", "--json"], { cwd: tenv.dir, env: tenv.env, timeoutMs: 30_000 });
+      assert.deepEqual(JSON.parse(cli.stdout).map((x: { tool: string; status: string }) => [x.tool, x.status]), [["kv3", "quarantined"]]);
+    } finally {
+      await s.close();
+      await fs.rm(tenv.dir, { recursive: true, force: true });
+    }
+  });
+});

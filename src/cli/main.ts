@@ -2,7 +2,7 @@
 // Exit codes: 0 success, 1 a failure the message explains, 2 bad usage.
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config.js";
-import { Flakebot } from "../app.js";
+import { Flakebot, quarantineMessage } from "../app.js";
 import { UserError } from "../model/errors.js";
 import { craftView } from "../model/view.js";
 import type { Craft } from "../model/craft.js";
@@ -137,6 +137,34 @@ function describeText(craft: Craft, logTail: string[]): string {
   return lines.join("\n");
 }
 
+type Quarantined = { name: string; reason: string };
+
+/** `list --json`: every tool by name, a quarantined one with its state and why. */
+function listView(crafts: Craft[], quarantined: Quarantined[]): Record<string, unknown>[] {
+  const views = [
+    ...crafts.map(craftView),
+    ...quarantined.map((q) => ({ status: "quarantined", tool: q.name, reason: q.reason, message: quarantineMessage(q.name, q.reason) })),
+  ];
+  return views.sort((a, b) => String(a.tool).localeCompare(String(b.tool)));
+}
+
+function listTable(crafts: Craft[], quarantined: Quarantined[]): string {
+  const when = (iso: string) => iso.slice(0, 19).replace("T", " ");
+  const rows = crafts.map((c) => [
+    c.name,
+    c.status,
+    c.crate?.name ?? c.target?.package ?? "-",
+    c.crate?.version ?? c.target?.version ?? "-",
+    c.build ? c.build.backend : "-",
+    c.sandboxed === undefined ? "-" : c.sandboxed ? "yes" : "no",
+    when(c.created_at),
+    c.last_used_at ? when(c.last_used_at) : "never",
+  ]);
+  rows.push(...quarantined.map((q) => [q.name, "quarantined", "-", "-", "-", "-", "-", "-"]));
+  rows.sort((a, b) => a[0].localeCompare(b[0]));
+  return formatTable(["NAME", "STATUS", "CRATE", "VERSION", "BACKEND", "SANDBOXED", "CREATED", "LAST USED"], rows);
+}
+
 export async function runCli(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -157,25 +185,12 @@ export async function runCli(argv: string[]): Promise<number> {
         const app = await startApp();
         const crafts = await app.list();
         const { quarantined } = await app.store.list();
-        if (values.json) out(JSON.stringify(crafts.map(craftView), null, 2));
+        if (values.json) out(JSON.stringify(listView(crafts, quarantined), null, 2));
         else if (crafts.length === 0 && quarantined.length === 0) out("no crafted tools (craft one with: flakebot craft \"...\" --source PATH)");
-        else
-          out(
-            formatTable(
-              ["NAME", "STATUS", "CRATE", "VERSION", "BACKEND", "SANDBOXED", "CREATED", "LAST USED"],
-              crafts.map((c) => [
-                c.name,
-                c.status,
-                c.crate?.name ?? c.target?.package ?? "-",
-                c.crate?.version ?? c.target?.version ?? "-",
-                c.build ? c.build.backend : "-",
-                c.sandboxed === undefined ? "-" : c.sandboxed ? "yes" : "no",
-                c.created_at.slice(0, 19).replace("T", " "),
-                c.last_used_at ? c.last_used_at.slice(0, 19).replace("T", " ") : "never",
-              ]),
-            ),
-          );
-        if (!values.json) for (const q of quarantined) out(`${q.name}  quarantined: ${q.reason} (see flakebot describe ${q.name})`);
+        else {
+          out(listTable(crafts, quarantined));
+          for (const q of quarantined) out(`${q.name}  quarantined: ${q.reason} (see flakebot describe ${q.name})`);
+        }
         return 0;
       }
       case "describe": {

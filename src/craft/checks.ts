@@ -1,7 +1,11 @@
 // The checks a state of the workspace must pass: cargo build, cargo test, and the
 // acceptance tests against the built binary. Used for the crate as it came and after
 // every round of the modify loop.
-import { cargoBuild, cargoTest, type BuildOutcome, type CargoRun, type Diagnostic, type TestOutcome } from "../backends/cargo/cargo.js";
+import path from "node:path";
+import { cargoBuild, cargoTest, type BuildOutcome, type CargoRun, type Diagnostic, type TestOutcome, type UpstreamSplit } from "../backends/cargo/cargo.js";
+import { readRegularFile } from "../exec/safe-fs.js";
+import { targetKey, unharnessedTargets } from "../guard/manifest.js";
+import { upstreamByTarget, type Baseline } from "../guard/test-gate.js";
 import { countResults, failureSections, parseTargetOutputs, type TestRun } from "../guard/test-report.js";
 import { runAcceptance, type AcceptanceSummary } from "./acceptance.js";
 import type { AcceptanceTest, TargetInfo } from "../model/craft.js";
@@ -12,6 +16,8 @@ export interface CheckSetup {
   acceptance: AcceptanceTest[];
   scratch: string;
   sandboxed: boolean;
+  /** The upstream run before any change, once recorded: its tests run apart from the new ones. */
+  baseline?: Baseline;
 }
 
 export interface CheckOutcome {
@@ -24,8 +30,23 @@ export interface CheckOutcome {
 export async function buildAndTest(setup: CheckSetup): Promise<CheckOutcome> {
   const build = await cargoBuild(setup.target, setup.run);
   if (!build.ok) return { build };
-  const tests = readTests(await cargoTest(setup.target, setup.run));
+  const tests = readTests(await cargoTest(setup.target, setup.run, await upstreamSplit(setup.run.cwd, setup.target, setup.baseline)));
   return { build, tests };
+}
+
+/**
+ * How cargoTest runs a target's upstream tests apart from the new ones (so a new test cannot
+ * print their results). Doc tests run whole (rustdoc runs each in a process of its own and
+ * captures its output), and so do the targets the manifest runs without libtest's harness
+ * (their own main reads its arguments, if at all, as it likes); the manifest guard refuses
+ * a new one of those.
+ */
+export async function upstreamSplit(workspace: string, target: TargetInfo, baseline: Baseline | undefined): Promise<UpstreamSplit | undefined> {
+  if (!baseline) return undefined;
+  const byTarget = upstreamByTarget(baseline);
+  const manifest = await readRegularFile(workspace, path.posix.join(target.dir, "Cargo.toml"), 4 * 1024 * 1024).then(String, () => "");
+  const unharnessed = unharnessedTargets(manifest);
+  return (sel) => (sel.kind === "doc" || unharnessed.has(targetKey(sel.kind, sel.name)) ? undefined : byTarget.get(sel.label));
 }
 
 /** A test run as the gate and the LLM see it: each test's result, the counts, the failures. */

@@ -40,10 +40,12 @@ async function syncFile(file: string, text: string | null): Promise<void> {
   await fs.rename(tmp, file);
 }
 
-/** Prepares Flakebot's CARGO_HOME (with the operator's current config) and cargo's empty cwd. */
-export async function cargoPlaces(stateHome: string): Promise<CargoPlaces> {
+/**
+ * Prepares Flakebot's CARGO_HOME (with the operator's current config) and cargo's empty
+ * cwd: `cwd` when given (one of a craft's own, outside any source tree), else a shared one.
+ */
+export async function cargoPlaces(stateHome: string, cwd = path.join(stateHome, "cargo-cwd")): Promise<CargoPlaces> {
   const cargoHome = path.join(stateHome, "cargo-home");
-  const cwd = path.join(stateHome, "cargo-cwd");
   await fs.mkdir(cargoHome, { recursive: true, mode: 0o700 });
   await fs.mkdir(cwd, { recursive: true, mode: 0o755 });
   const theirs = operatorCargoHome();

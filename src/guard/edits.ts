@@ -1,14 +1,15 @@
 // Applying an LLM's edits to the workspace, safely. Every path is checked before anything
 // is written: relative, no `..`, nothing under .git/ or .cargo/ or target/, no toolchain
 // file, no symbolic link on the way (so nothing can lead out of the workspace), and no build
-// script or manifest change that would fetch from the network. All edits of an answer are
-// checked first and written only when every one is acceptable. An edit may also delete a
-// file (say a build script a failed round added).
+// script or manifest change that would fetch from the network, redirect a dependency
+// ([patch], [replace]) or run a test target without libtest's harness. All edits of an
+// answer are checked first and written only when every one is acceptable. An edit may also
+// delete a file (say a build script a failed round added).
 import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { inside } from "../state/paths.js";
-import { manifestFacts, manifestProblems, newBuildScripts, type ManifestFacts, type ReadManifests } from "./manifest.js";
+import { manifestFacts, manifestProblems, manifestTextProblems, newBuildScripts, type ManifestFacts, type ReadManifests } from "./manifest.js";
 
 export const EditSchema = z.union([
   z.strictObject({
@@ -193,7 +194,8 @@ export async function applyEdits(root: string, edits: Edit[], readManifests: Rea
   // The edits are written, then cargo reads the manifests (every TOML spelling) and anything
   // refused is undone: nothing runs in between, and the caller sees no change.
   const changed = [...next.entries()].filter(([, e]) => e.before !== e.text);
-  const manifestChanged = changed.some(([rel]) => path.posix.basename(rel) === "Cargo.toml");
+  const manifests = changed.filter(([rel]) => path.posix.basename(rel) === "Cargo.toml");
+  const manifestChanged = manifests.length > 0;
   const noFacts: ManifestFacts = { gitDependencies: [], pathDependencies: [], buildScripts: [] };
   const factsBefore = manifestChanged ? await manifestFacts(root, readManifests).catch(() => noFacts) : noFacts;
   for (const [, entry] of changed) {
@@ -209,6 +211,7 @@ export async function applyEdits(root: string, edits: Edit[], readManifests: Rea
     await manifestFacts(root, readManifests).then(
       (factsAfter) => {
         problems.push(...manifestProblems(root, factsBefore, factsAfter));
+        for (const [rel, e] of manifests) if (e.text !== null) problems.push(...manifestTextProblems(rel, e.before, e.text));
         for (const script of newBuildScripts(factsBefore, factsAfter)) buildScripts.add(script);
       },
       (err: Error) => problems.push(`cargo cannot read the edited Cargo.toml: ${err.message.split("\n").slice(0, 6).join(" ")}`),

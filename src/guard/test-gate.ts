@@ -3,7 +3,7 @@
 // A test missing from the run for any reason (deleted, renamed, #[ignore], cfg-ed out, its
 // target dropped or no longer run) is named. Tests that failed before any change are known
 // failures: they neither block nor count, unless the instructions ask to fix them.
-import { testResults, type TestResult, type TestRun } from "./test-report.js";
+import { splitTestId, testResults, type TestResult, type TestRun } from "./test-report.js";
 
 /** The upstream run before any change: test id -> result (kept in the craft's manifest). */
 export type Baseline = Record<string, TestResult>;
@@ -11,6 +11,16 @@ export type Baseline = Record<string, TestResult>;
 export function baselineOf(run: TestRun): Baseline {
   // Sorted: libtest reports parallel tests in the order they finish.
   return Object.fromEntries([...testResults(run)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** The upstream tests of each test target: libtest names by target label ("src/lib.rs"). */
+export function upstreamByTarget(baseline: Baseline): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const id of Object.keys(baseline)) {
+    const { target, name } = splitTestId(id);
+    out.set(target, [...(out.get(target) ?? []), name]);
+  }
+  return out;
 }
 
 /** Upstream tests that failed before any change. */

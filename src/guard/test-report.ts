@@ -96,25 +96,65 @@ export function parseTestRun(output: string): TestRun {
       const counted = current.summary.passed + current.summary.failed + current.summary.ignored;
       if (counted !== current.tests.size) {
         inconsistencies.push(`the test target ${current.target} listed ${current.tests.size} results but its summary counts ${counted}`);
+      } else if (current.announced !== undefined && current.announced !== counted) {
+        // libtest announces what it will run before any test does: more results are printed by a test.
+        inconsistencies.push(`the test target ${current.target} announced ${current.announced} tests but reported ${counted}`);
       }
     }
   }
   return { targets, inconsistencies };
 }
 
+/** One process of a test target: its output, and the tests it was asked to run or to leave out. */
+export interface TargetOutputText {
+  label: string;
+  stdout: string;
+  only?: string[];
+  skip?: string[];
+}
+
+const FORGED = "tests must not print libtest's own lines";
+
 /**
- * The run of test targets run one by one (one `cargo test` per target), each output known
- * to be its target's: output that claims another target is an inconsistency.
+ * The run of test targets run one by one (one `cargo test` per target, or two: its upstream
+ * tests alone, then the rest), each output known to be its target's: output that claims
+ * another target, a test the process was not asked to run, or one it was asked to leave
+ * out, is an inconsistency.
  */
-export function parseTargetOutputs(outputs: { label: string; stdout: string }[]): TestRun {
+export function parseTargetOutputs(outputs: TargetOutputText[]): TestRun {
   const run: TestRun = { targets: [], inconsistencies: [] };
   for (const o of outputs) {
     const one = parseTestRun(`     Running ${o.label}\n${o.stdout}`);
     if (one.targets.length !== 1) one.inconsistencies.push(`the output of the test target ${o.label} names other test targets`);
-    run.targets.push(one.targets[0]);
+    const got = one.targets[0];
+    // A result this process cannot have produced is not counted: the test stays missing.
+    for (const name of [...got.tests.keys()]) {
+      const forged = o.only && !o.only.includes(name)
+        ? `the test target ${o.label} reported ${name} from the run of its upstream tests alone`
+        : o.skip?.includes(name) ? `the test target ${o.label} reported the upstream test ${name} from the run that left it out` : undefined;
+      if (!forged) continue;
+      one.inconsistencies.push(`${forged}: ${FORGED}`);
+      got.tests.delete(name);
+    }
     run.inconsistencies.push(...one.inconsistencies);
+    const same = run.targets.find((t) => t.target === got.target);
+    if (same) mergeInto(same, got, run.inconsistencies);
+    else run.targets.push(got);
   }
   return run;
+}
+
+/** Adds a second process's results of one target to the first's. */
+function mergeInto(into: TargetRun, more: TargetRun, inconsistencies: string[]): void {
+  for (const [name, result] of more.tests) {
+    if (into.tests.has(name)) inconsistencies.push(`the test ${into.target}::${name} was reported more than once`);
+    into.tests.set(name, result);
+  }
+  if (into.announced !== undefined || more.announced !== undefined) into.announced = (into.announced ?? 0) + (more.announced ?? 0);
+  into.finished = into.finished && more.finished;
+  if (into.summary && more.summary) {
+    into.summary = { passed: into.summary.passed + more.summary.passed, failed: into.summary.failed + more.summary.failed, ignored: into.summary.ignored + more.summary.ignored };
+  } else into.summary = undefined;
 }
 
 /** Every test of a run with its result, by id. */

@@ -15,6 +15,8 @@ export class ServiceUnavailable extends Error {}
 export interface ServiceManagerOptions {
   /** Told of every state change (to persist it in the manifest). */
   onChange?: (name: string, info: ServiceInfo) => void | Promise<void>;
+  /** Why a service's binary may not run (checked before every start and restart), or undefined. */
+  verify?: (craft: Craft) => Promise<string | undefined>;
   /** Overrides for tests (ready timeout, grace period...). */
   supervisor?: Partial<SupervisorOptions>;
 }
@@ -81,6 +83,7 @@ export class ServiceManager {
       params: craft.params,
       logFile: paths.log,
       ...this.options.supervisor,
+      verify: this.options.verify && (() => this.options.verify!(craft)),
       onChange: (info) => this.changed(craft.name, info),
     });
     this.services.set(craft.name, supervisor);

@@ -29,6 +29,11 @@ export interface SupervisorOptions {
   maxRestarts?: number;
   stopGraceMs?: number;
   onChange?: (info: ServiceInfo) => void;
+  /**
+   * Why the binary may not run now (it no longer matches its manifest), or undefined;
+   * asked before the first start and before every restart.
+   */
+  verify?: () => Promise<string | undefined>;
 }
 
 /** The service could not be brought up: the message says why, with its last log lines. */
@@ -61,6 +66,8 @@ export class Supervisor {
   private current?: Run;
   private stopping = false;
   private restartTimer?: NodeJS.Timeout;
+  /** Why verify refused the binary: the service is failed for good. */
+  private refused?: string;
   private readonly log: ToolLog;
 
   constructor(private readonly opts: SupervisorOptions) {
@@ -84,6 +91,10 @@ export class Supervisor {
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
       const why = await this.launch();
+      if (why && this.refused) {
+        await this.stop();
+        throw new ServiceError(`the service was not started: ${this.refused}`);
+      }
       if (why) {
         await this.stop();
         this.setState("failed");
@@ -99,6 +110,13 @@ export class Supervisor {
 
   /** Spawns the program and waits for its health check. Returns why it failed, or undefined. */
   private async launch(): Promise<string | undefined> {
+    const refused = await Promise.resolve(this.opts.verify?.()).catch((err: Error) => `its binary could not be verified: ${err.message}`);
+    if (refused) {
+      this.refused = refused;
+      this.log.write(`== service: not ${this.restarts ? "restarted" : "started"}: ${refused}`);
+      this.setState("failed");
+      return refused;
+    }
     let run: Run;
     try {
       run = this.spawn();
@@ -187,8 +205,7 @@ export class Supervisor {
       this.restartTimer = undefined;
       if (this.stopping || this.disposedElsewhere()) return;
       void this.launch().then((why) => {
-        if (!why) return;
-        if (this.stopping) return;
+        if (!why || this.stopping || this.refused) return;
         this.log.write(`== service: the restart failed: ${why}`);
         this.scheduleRestart();
       });

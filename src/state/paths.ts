@@ -15,6 +15,12 @@ export interface ToolPaths {
   log: string;
   /** Nix out-link: the GC root that keeps the tool's store path alive. */
   gcroot: string;
+  /**
+   * The empty directory cargo runs in for this tool (beside its workspace, never inside it,
+   * so no `.cargo/config*` of the source is read): crash recovery finds a dead craft's
+   * cargo by this working directory.
+   */
+  cargoCwd: string;
 }
 
 /** Resolves `rel` under `root` and throws when the result would leave `root`. */
@@ -52,5 +58,15 @@ export function toolPaths(home: string, name: string): ToolPaths {
     scratch: path.join(dir, "scratch"),
     log: path.join(dir, "build.log"),
     gcroot: path.join(dir, "result"),
+    cargoCwd: path.join(dir, "cargo-cwd"),
   };
+}
+
+/** The tool whose workspace holds `dir` (a crate being crafted), or undefined. */
+export function toolOfWorkspace(home: string, dir: string): ToolPaths | undefined {
+  const [name] = path.relative(toolsDir(home), path.resolve(dir)).split(path.sep);
+  if (!isToolName(name)) return undefined;
+  const paths = toolPaths(home, name);
+  const full = path.resolve(dir);
+  return full === paths.workspace || full.startsWith(paths.workspace + path.sep) ? paths : undefined;
 }

@@ -12,8 +12,12 @@ const QUARANTINE_NOTE = "quarantine.json";
 /** In the directory of a provisional name: the tool it was renamed to. */
 const ALIAS_NOTE = "alias.json";
 
+// Two writes of one file in the same millisecond (a service's state and its last use) must
+// not share a temp file: interleaved, it would be renamed into place corrupt.
+let writes = 0;
+
 export async function writeJsonAtomic(file: string, data: unknown): Promise<void> {
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const tmp = `${file}.${process.pid}.${Date.now()}${String(++writes % 1000).padStart(3, "0")}.tmp`;
   try {
     const handle = await fs.open(tmp, "w", 0o600);
     try {

@@ -10,6 +10,7 @@ import { readRegularFile, UnsafePathError } from "../../exec/safe-fs.js";
 import { sandboxBuildArgv } from "../../exec/sandbox.js";
 import type { TargetInfo } from "../../model/craft.js";
 import { loadConfig } from "../../config.js";
+import { toolOfWorkspace } from "../../state/paths.js";
 
 export interface CargoRun {
   /** The workspace root (the repository). */
@@ -62,6 +63,10 @@ export interface TargetOutput {
   label: string;
   stdout: string;
   exitCode: number | null;
+  /** This run was asked to run only these tests (libtest names, `--exact`)... */
+  only?: string[];
+  /** ...or every test but these (`--exact --skip`). */
+  skip?: string[];
 }
 
 export interface MetaTarget {
@@ -102,10 +107,12 @@ const HOUR = 3_600_000;
  * network unless `network` (fetching dependencies, which runs no crate code).
  */
 async function cargo(args: string[], run: CargoRun, opts: { network?: boolean } = {}): Promise<RunResult> {
-  // FLAKEBOT_HOME as the server has it: its cargo-home and cargo-cwd live there.
-  const places = await cargoPlaces(loadConfig(process.env).home);
-  const env = await cargoEnv(places, { CARGO_TERM_COLOR: "never", CARGO_TERM_PROGRESS_WHEN: "never", ...run.env });
+  // FLAKEBOT_HOME as the server has it: its cargo-home lives there, and a craft's cargo runs
+  // in its tool's own empty directory (found there by crash recovery, sandboxed or not).
+  const home = loadConfig(process.env).home;
   const crateDir = path.resolve(run.cwd);
+  const places = await cargoPlaces(home, toolOfWorkspace(home, crateDir)?.cargoCwd);
+  const env = await cargoEnv(places, { CARGO_TERM_COLOR: "never", CARGO_TERM_PROGRESS_WHEN: "never", ...run.env });
   if (env.CARGO_TARGET_DIR) env.CARGO_TARGET_DIR = path.resolve(crateDir, env.CARGO_TARGET_DIR);
   const offline = run.sandbox && !opts.network && !args.includes("--offline") ? ["--offline"] : [];
   const cargoArgv = ["cargo", args[0], "--manifest-path", path.join(crateDir, "Cargo.toml"), ...offline, ...args.slice(1)];
@@ -123,8 +130,7 @@ async function cargo(args: string[], run: CargoRun, opts: { network?: boolean } 
     : cargoArgv;
   return runProcess(argv, {
     kind: "cargo",
-    // bwrap itself starts in the crate (crash recovery finds a craft's processes by their
-    // working directory); cargo, inside or not, starts in the empty directory.
+    // cargo, inside the sandbox or not, starts in the empty directory; bwrap itself in the crate.
     cwd: run.sandbox ? crateDir : places.cwd,
     env,
     signal: run.signal,
@@ -352,7 +358,19 @@ export interface TestSelection {
   /** The target's source path from the workspace root ("src/lib.rs", "tests/cli.rs"), or "doc-tests". */
   label: string;
   args: string[];
+  /** Cargo.toml's name for its kind ("lib", "bin", "test", "bench", "example"; "doc" for doc tests) and its name. */
+  kind: string;
+  name: string;
 }
+
+/**
+ * The upstream tests of a target to run in a process of their own, apart from the rest
+ * (see cargoTest), or undefined to run the target whole.
+ */
+export type UpstreamSplit = (selection: TestSelection) => string[] | undefined;
+
+// Past this, the names would not fit on a command line: the target runs whole.
+const MAX_FILTER_BYTES = 512 * 1024;
 
 /**
  * The targets `cargo test` runs for the package: those Cargo.toml leaves with `test = true`
@@ -364,25 +382,38 @@ export function testSelections(pkg: MetaPackage, root: string): TestSelection[] 
   for (const t of pkg.targets) {
     if (!t.test) continue;
     const label = t.src_path ? path.relative(root, t.src_path).split(path.sep).join("/") : t.name;
-    if (t.kind.some((k) => LIB_KINDS.has(k))) out.push({ label, args: ["--lib"] });
-    else if (t.kind.includes("bin")) out.push({ label, args: ["--bin", t.name] });
-    else if (t.kind.includes("test")) out.push({ label, args: ["--test", t.name] });
-    else if (t.kind.includes("bench")) out.push({ label, args: ["--bench", t.name] });
-    else if (t.kind.includes("example")) out.push({ label, args: ["--example", t.name] });
+    const kind = t.kind.some((k) => LIB_KINDS.has(k)) ? "lib" : ["bin", "test", "bench", "example"].find((k) => t.kind.includes(k));
+    if (kind) out.push({ label, args: kind === "lib" ? ["--lib"] : [`--${kind}`, t.name], kind, name: t.name });
   }
-  if (pkg.targets.some((t) => t.doctest && t.kind.some((k) => LIB_KINDS.has(k)))) out.push({ label: "doc-tests", args: ["--doc"] });
+  const lib = pkg.targets.find((t) => t.doctest && t.kind.some((k) => LIB_KINDS.has(k)));
+  if (lib) out.push({ label: "doc-tests", args: ["--doc"], kind: "doc", name: lib.name });
   return out;
 }
 
 const LIB_KINDS = new Set(["lib", "rlib", "dylib", "cdylib", "staticlib", "proc-macro"]);
+
+/** The processes of one test target: the whole target, or its upstream tests and then the rest. */
+function targetRuns(selection: TestSelection, upstream: string[]): { selection: TestSelection; libtest: string[]; only?: string[]; skip?: string[] }[] {
+  if (upstream.length === 0 || Buffer.byteLength(upstream.join("")) >= MAX_FILTER_BYTES) return [{ selection, libtest: [] }];
+  return [
+    { selection, libtest: ["--exact", ...upstream], only: upstream },
+    { selection, libtest: ["--exact", ...upstream.flatMap((n) => ["--skip", n])], skip: upstream },
+  ];
+}
 
 /**
  * `cargo test --release` of the package (release shares the build's compiled deps): every
  * test target compiled at once, then run one `cargo test` per target, so each result is
  * known to come from its target (cargo names targets on stderr and libtest reports on
  * stdout, and two pipes do not keep their order).
+ *
+ * With `upstream`, a target's upstream tests run in a process of their own (`--exact` and
+ * their names) and the other tests in another (`--exact --skip` each name). A test can
+ * print anything, a whole libtest block included, and end its process before libtest
+ * speaks; but split so, no code of a new test runs in the process that reports the
+ * upstream tests, and a report of an upstream test from the other process is forged.
  */
-export async function cargoTest(target: TargetInfo, run: CargoRun): Promise<TestOutcome> {
+export async function cargoTest(target: TargetInfo, run: CargoRun, upstream?: UpstreamSplit): Promise<TestOutcome> {
   const args = ["test", "--release", "--no-fail-fast", ...selectArgs(target)];
   const locked = hasLockfile(run.cwd) && (target.has_lockfile || run.sandbox) ? ["--locked"] : [];
   const compiled = await cargo([...args, "--no-run", ...locked], run);
@@ -394,10 +425,11 @@ export async function cargoTest(target: TargetInfo, run: CargoRun): Promise<Test
     return { compiled: false, diagnostics, targets: [], output: failureText(compiled) };
   }
   const pkg = (await cargoMetadata(run)).packages.find((p) => p.name === target.package);
+  const runs = (pkg ? testSelections(pkg, run.cwd) : []).flatMap((selection) => targetRuns(selection, upstream?.(selection) ?? []));
   const targets: TargetOutput[] = [];
-  for (const selection of pkg ? testSelections(pkg, run.cwd) : []) {
-    const r = await cargo([...args, ...selection.args, ...locked], run);
-    targets.push({ label: selection.label, stdout: r.stdout, exitCode: r.exitCode });
+  for (const { selection, libtest, only, skip } of runs) {
+    const r = await cargo([...args, ...selection.args, ...locked, ...(libtest.length ? ["--", ...libtest] : [])], run);
+    targets.push({ label: selection.label, stdout: r.stdout, exitCode: r.exitCode, ...(only ? { only } : {}), ...(skip ? { skip } : {}) });
     if (r.aborted || r.timedOut) break;
   }
   return { compiled: true, diagnostics: [], targets, output: tail(targets.map((t) => t.stdout).join("\n"), 40) };

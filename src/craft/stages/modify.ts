@@ -190,6 +190,7 @@ export function createModify(options: ModifyOptions = {}): StageFn {
     const beforeAcceptance = before.build.ok ? await acceptanceOf(setup, before.build) : undefined;
     const baselineResults = before.tests ? baselineOf(before.tests.run) : {};
     const baseline: TestBaseline = { results: baselineResults, to_fix: testsToFix(baselineResults, ctx.request.instructions) };
+    setup.baseline = baselineResults;
     const known = knownFailures(baselineResults);
     const upstreamCode = await scanTests(workspace);
     const acceptanceUpstream = { passed: beforeAcceptance?.passed ?? 0, failed: beforeAcceptance?.failed ?? acceptance.length };

@@ -6,7 +6,7 @@ import { CraftError } from "../../model/errors.js";
 import { cargoTest } from "../../backends/cargo/cargo.js";
 import { describeErrors, needTarget } from "./build-errors.js";
 import { gateFinalRun } from "../../guard/test-gate.js";
-import { readTests } from "../checks.js";
+import { readTests, upstreamSplit } from "../checks.js";
 import { testsDoNotCompile } from "../../model/test-run.js";
 
 export const testStage: StageFn = async (ctx, craft) => {
@@ -14,7 +14,8 @@ export const testStage: StageFn = async (ctx, craft) => {
   // With Nix the tests run in the nix build's check phase (package), with the flake's toolchain.
   if (ctx.backend?.name === "nix") return {};
   ctx.progress(`cargo test --release (${target.package})`);
-  const outcome = readTests(await cargoTest(target, await craftCargoRun(ctx, target, (l) => ctx.log(l))));
+  const split = await upstreamSplit(ctx.paths.workspace, target, craft.test_baseline?.results);
+  const outcome = readTests(await cargoTest(target, await craftCargoRun(ctx, target, (l) => ctx.log(l)), split));
   if (!outcome.ok && outcome.run.targets.length === 0) {
     const why = describeErrors(outcome.diagnostics, outcome.output);
     // Upstream's own tests that do not compile here (a newer toolchain, a dev-dependency the

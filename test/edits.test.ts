@@ -216,7 +216,7 @@ test("the TOML reader: every key where TOML puts it (headers, arrays of tables, 
   );
   assert.deepEqual(
     leaves.map((l) => `${l.path.join("/")}=${l.value}`),
-    ["top=1979-05-27 07:32:00Z", "a/b.c/d/e=lit", 'a/b.c/fg=two "" quotes"', "a/b.c/s=x'", "t/0/name=one", "t/1/name=two", "t/1/sub/k/0=1", "t/1/sub/k/1/x=true", "t/1/sub/k/2/0=2", "t/1/sub/i/y/z=-1.5e3"],
+    ["top=1979-05-27T07:32:00.000Z", "a/b.c/d/e=lit", 'a/b.c/fg=two "" quotes"', "a/b.c/s=x'", "t/0/name=one", "t/1/name=two", "t/1/sub/k/0=1", "t/1/sub/k/1/x=true", "t/1/sub/k/2/0=2", "t/1/sub/i/y/z=-1500"],
   );
 });
 

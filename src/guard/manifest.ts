@@ -2,7 +2,7 @@
 // (`cargo metadata --no-deps`, given by the caller): TOML in every spelling (literal strings,
 // inline tables, dotted keys, target tables), so an edit cannot hide a git dependency. What
 // cargo metadata does not report ([patch], [replace], a target's harness) is read from the
-// edited text with a TOML reader of its own (toml.ts).
+// edited text, parsed by smol-toml (toml.ts).
 import path from "node:path";
 import { TomlError, tomlLeaves, type TomlLeaf } from "./toml.js";
 

@@ -6,7 +6,7 @@ import path from "node:path";
 import { runProcess } from "../src/exec/process.js";
 import { nixAvailable } from "../src/backends/nix/nix.js";
 import { benchEnv, type BenchEnv } from "./lib/env.js";
-import { bareCargo, fixtureVariant, type BareTimes, type Fixture } from "./lib/fixtures.js";
+import { bareCargo, fixtureVariant, INSTRUCTIONS, type BareTimes, type Fixture } from "./lib/fixtures.js";
 import { connect, craftTimed, stageMedians, type Connected, type StageTime } from "./lib/server.js";
 import { splitCraft, type CraftSplit } from "./lib/craft-split.js";
 import { nixStub, type NixStub } from "./lib/nix.js";
@@ -30,11 +30,6 @@ interface FixtureResult {
   stage_p50_ms: Record<string, number>;
 }
 
-const INSTRUCTIONS: Record<Fixture, string> = {
-  hello: "print text in upper case",
-  clapper: "count the words, lines and characters of a text",
-  kebab: "print words in kebab-case",
-};
 
 async function craftOnce(benv: BenchEnv, c: Connected, fixture: Fixture, tag: string): Promise<{ split: CraftSplit; timing: Awaited<ReturnType<typeof craftTimed>> }> {
   const source = await fixtureVariant(fixture, path.join(benv.dir, "src", tag), tag);

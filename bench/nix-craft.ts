@@ -4,7 +4,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { benchEnv, toolSpans } from "./lib/env.js";
-import { fixtureVariant, type Fixture } from "./lib/fixtures.js";
+import { fixtureVariant, INSTRUCTIONS, type Fixture } from "./lib/fixtures.js";
 import { nixStub } from "./lib/nix.js";
 import { connect, craftTimed, type Connected, type CraftTiming, type StageTime } from "./lib/server.js";
 import { ms, spread, summarize } from "./lib/stats.js";
@@ -12,7 +12,6 @@ import { bareNixBuild } from "./craft.js";
 import { nixAvailable } from "../src/backends/nix/nix.js";
 import type { Aim, Benchmark, Table } from "./lib/types.js";
 
-const INSTRUCTIONS: Partial<Record<Fixture, string>> = { hello: "print text in upper case", kebab: "print words in kebab-case" };
 
 interface NixReps {
   fixture: Fixture;
@@ -54,7 +53,7 @@ async function profile(fixture: Fixture): Promise<Profile[]> {
     const crafts: { which: string; t: CraftTiming }[] = [];
     for (const which of ["first", "later"]) {
       const source = await fixtureVariant(fixture, path.join(benv.dir, "src", which), which);
-      crafts.push({ which, t: await craftTimed(c, { instructions: INSTRUCTIONS[fixture]!, source, modify: "never", name: `${fixture}_${which}` }) });
+      crafts.push({ which, t: await craftTimed(c, { instructions: INSTRUCTIONS[fixture], source, modify: "never", name: `${fixture}_${which}` }) });
     }
     const all = await toolSpans(benv.toolLog);
     return crafts.map(({ which, t }) => ({
@@ -101,7 +100,7 @@ async function measure(fixture: Fixture, reps: number): Promise<NixReps> {
     for (let i = 0; i < reps; i++) {
       const tag = `${fixture}_${i}`;
       const source = await fixtureVariant(fixture, path.join(benv.dir, "src", tag), tag);
-      const request = { instructions: INSTRUCTIONS[fixture]!, source, modify: "never" };
+      const request = { instructions: INSTRUCTIONS[fixture], source, modify: "never" };
       const cold = await craftTimed(c, { ...request, name: tag });
       const build = cold.structured.build;
       if (build.cached) throw new Error(`the cold craft ${tag} reused a build`);
@@ -126,7 +125,9 @@ export const nixCraftBench: Benchmark = {
     const nix = await nixAvailable();
     if (!nix.available) return { tables: [], data: {}, aims: [], notes: [`not measured: ${nix.reason}`] };
     const reps = opts.quick ? 2 : 4;
-    const results = [await measure("hello", reps), await measure("kebab", reps)];
+    // clapper (clap 4 from source, a build of a minute or more) shows the fixed cost against a
+    // real program's build; two crafts, the second one the measured cold craft.
+    const results = [await measure("hello", reps), await measure("kebab", reps), ...(opts.quick ? [] : [await measure("clapper", 2)])];
     const profiles = [...(await profile("hello")), ...(await profile("kebab"))];
     // The first craft of a server stands apart; the later ones are every other cold craft.
     const later = (r: NixReps) => r.craft_ms.slice(1);

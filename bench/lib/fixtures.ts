@@ -8,6 +8,13 @@ import type { BenchEnv } from "./env.js";
 
 export type Fixture = "hello" | "clapper" | "kebab";
 
+/** What a craft of each fixture is asked for. */
+export const INSTRUCTIONS: Record<Fixture, string> = {
+  hello: "print text in upper case",
+  clapper: "count the words, lines and characters of a text",
+  kebab: "print words in kebab-case",
+};
+
 /** A fresh copy of a fixture crate at `dest` (no target/, no git). */
 export async function copyFixture(fixture: Fixture, dest: string): Promise<string> {
   await fs.cp(path.join(fixturesDir, "crates", fixture), dest, { recursive: true });

@@ -163,7 +163,7 @@ test("a single crate becomes a committed flake that nix builds into a GC root", 
   assert.equal(lock.nodes.nixpkgs.locked.path, stub);
   const data: FlakeData = JSON.parse(await fs.readFile(path.join(ws, "flakebot.json"), "utf8"));
   // No baseline yet (no modify loop): the check phase records the whole suite.
-  assert.deepEqual(data, { pname: "hello-upper", version: "0.1.0", bin: "hello-upper", root: "", subdir: "", cargoBuildFlags: ["--bin", "hello-upper"], checkMode: "record", checkFlags: ["--color", "never"], outputHashes: {}, openssl: false, pkgConfig: false });
+  assert.deepEqual(data, { pname: "hello-upper", version: "0.1.0", bin: "hello-upper", root: "", subdir: "", cargoBuildFlags: ["--bin", "hello-upper"], cargoTestFlags: ["--no-fail-fast"], checkMode: "record", checkFlags: ["--color", "never"], outputHashes: {}, openssl: false, pkgConfig: false });
   // The crate's tests ran inside the nix build, and their counts come from its log.
   assert.equal(tests?.passed, 2);
   assert.equal(tests?.failed, 0);
@@ -416,7 +416,7 @@ test("nixAvailable reports the installed version; without nix the stage says how
 
 test("flakeData keeps a workspace's layout and selects the binary", () => {
   const data = flakeData(target("shout", "1.2.0", "shout", "crates/shout"), { root: "rust", subdir: "crates/shout" }, "");
-  assert.deepEqual(data, { pname: "shout", version: "1.2.0", bin: "shout", root: "rust", subdir: "crates/shout", cargoBuildFlags: ["--bin", "shout"], checkMode: "gate", checkFlags: ["--color", "never"], outputHashes: {}, openssl: false, pkgConfig: false });
+  assert.deepEqual(data, { pname: "shout", version: "1.2.0", bin: "shout", root: "rust", subdir: "crates/shout", cargoBuildFlags: ["--bin", "shout"], cargoTestFlags: ["--no-fail-fast"], checkMode: "gate", checkFlags: ["--color", "never"], outputHashes: {}, openssl: false, pkgConfig: false });
 });
 
 test("a crate with crates.io dependencies whose Cargo.lock carries their real checksums is built and tested by Nix", { skip }, async () => {
@@ -511,6 +511,21 @@ test("an unmodified crate whose upstream test fails: one nix build records it as
   assert.equal(forkBuild.exitCode, 0, forkBuild.stderr.slice(-3000));
   assert.match(forkBuild.stderr, /test result: ok\. 2 passed; 0 failed; 0 ignored; 0 measured; 1 filtered out/);
   assert.doesNotMatch(forkBuild.stderr, /test upstream::needs_the_network/);
+});
+
+test("the check phase tests with the binary's features, as the cargo backend does: a test behind a feature runs in the nix build", { skip }, async () => {
+  const { ctx, lines } = context("featured");
+  const ws = await fixtureRepo("hello", ctx.paths.workspace);
+  roots.push(ctx.paths.gcroot);
+  await fs.appendFile(path.join(ws, "Cargo.toml"), '\n[features]\nloud = []\n');
+  await withUpstreamTests(ws, '    #[cfg(feature = "loud")]\n    #[test]\n    fn loud_is_on() {}\n', "a test that only exists with the loud feature");
+  const record: Craft = { ...craftRecord("featured", { ...target("hello-upper", "0.1.0", "hello-upper"), features: ["loud"] }, ctx.request) };
+  const { tests } = await nixPackage(ctx, record);
+  const data: FlakeData = JSON.parse(await fs.readFile(path.join(ws, "flakebot.json"), "utf8"));
+  assert.deepEqual(data.cargoBuildFlags, ["--bin", "hello-upper", "--features", "loud"]);
+  assert.deepEqual(data.cargoTestFlags, ["--no-fail-fast", "--features", "loud"]);
+  assert.ok(lines.some((l) => /> test upstream::loud_is_on \.\.\. ok/.test(l)), "the feature's test ran in the check phase");
+  assert.equal(tests?.passed, 3);
 });
 
 test("an unmodified crate whose own tests do not compile here: one nix build, the cargo backend's known failure, and a fork's flake without a check phase", { skip }, async () => {

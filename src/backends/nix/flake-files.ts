@@ -35,6 +35,8 @@ export interface FlakeData {
   /** The package's directory relative to `root` (buildAndTestSubdir); "" when it is the root package. */
   subdir: string;
   cargoBuildFlags: string[];
+  /** cargo test's own flags in the check phase: every test binary even after one fails, and the binary's features (as the cargo backend tests). */
+  cargoTestFlags: string[];
   /** How the check phase treats the crate's tests (CheckMode). */
   checkMode: CheckMode;
   /** Why the check phase is off (checkMode "off"), for whoever reads the flake. */
@@ -102,11 +104,11 @@ ${nixConfigLine(cache)}
         };
         buildAndTestSubdir = if cfg.subdir == "" then null else cfg.subdir;
         cargoBuildFlags = cfg.cargoBuildFlags;
-        # The crate's tests run here, with this flake's toolchain: every test binary, even
-        # after one fails, so that the log names every failure.
+        # The crate's tests run here, with this flake's toolchain and the binary's features:
+        # every test binary, even after one fails, so that the log names every failure.
         doCheck = checkMode != "off";
         checkPhase = if checkMode == "record" then recordCheck else "cargoCheckHook";
-        cargoTestFlags = [ "--no-fail-fast" ];
+        cargoTestFlags = cfg.cargoTestFlags or [ "--no-fail-fast" ];
         checkFlags = cfg.checkFlags;
         nativeBuildInputs = lib.optionals cfg.pkgConfig [ pkgs.pkg-config ];
         buildInputs = lib.optionals cfg.openssl [ pkgs.openssl ];
@@ -155,13 +157,15 @@ export function flakeData(
   pins: { knownFailures?: string[]; outputHashes?: Record<string, string>; checkMode?: CheckMode; checkNote?: string } = {},
 ): FlakeData {
   const openssl = needsOpenssl(cargoLock);
+  const features = target.features?.length ? ["--features", target.features.join(",")] : [];
   return {
     pname: target.package,
     version: target.version,
     bin: target.bin,
     root: slashes(layout.root),
     subdir: slashes(layout.subdir),
-    cargoBuildFlags: ["--bin", target.bin, ...(target.features?.length ? ["--features", target.features.join(",")] : [])],
+    cargoBuildFlags: ["--bin", target.bin, ...features],
+    cargoTestFlags: ["--no-fail-fast", ...features],
     checkMode: pins.checkMode ?? "gate",
     ...(pins.checkNote ? { checkNote: pins.checkNote } : {}),
     checkFlags: checkFlags(pins.knownFailures ?? []),

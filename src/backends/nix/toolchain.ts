@@ -50,7 +50,7 @@ export async function flakeToolchainEnv(opts: ToolchainOptions): Promise<Record<
   // names and flags change nothing of the shell (so every crate with the same needs shares it).
   await fs.writeFile(path.join(opts.dir, "Cargo.lock"), EMPTY_LOCK);
   const needs = flakeData(opts.target, { root: "", subdir: "" }, lock);
-  await writeFlakeFiles(opts.dir, { ...needs, pname: "flakebot-toolchain", version: "0", bin: "cargo", cargoBuildFlags: [], checkFlags: [] });
+  await writeFlakeFiles(opts.dir, { ...needs, pname: "flakebot-toolchain", version: "0", bin: "cargo", cargoBuildFlags: [], cargoTestFlags: [], checkFlags: [] });
   const flakeLock = await nixpkgsLock(opts.nixpkgs, { scratch: path.dirname(opts.dir), signal: opts.signal });
   await fs.writeFile(path.join(opts.dir, LOCK_FILE), flakeLock);
   const key = createHash("sha256");

@@ -6,13 +6,14 @@ import { runProcess } from "../../src/exec/process.js";
 import { fixturesDir } from "../../test/helpers/offline.js";
 import type { BenchEnv } from "./env.js";
 
-export type Fixture = "hello" | "clapper" | "kebab";
+export type Fixture = "hello" | "clapper" | "kebab" | "matcher";
 
 /** What a craft of each fixture is asked for. */
 export const INSTRUCTIONS: Record<Fixture, string> = {
   hello: "print text in upper case",
   clapper: "count the words, lines and characters of a text",
   kebab: "print words in kebab-case",
+  matcher: "print the lines of a text that match a regular expression",
 };
 
 /** A fresh copy of a fixture crate at `dest` (no target/, no git). */

@@ -244,6 +244,24 @@ mod tests {
 }
 `;
 
+test("test guard: an out-of-line test module's declaration is test code (#[cfg(test)] mod tests; decides whether tests.rs is compiled)", async () => {
+  const dir = await tempDir("flakebot-guard-decl-");
+  await fs.mkdir(path.join(dir, "src"));
+  const main = 'fn main() {}\n\n#[cfg(test)]\nmod tests;\n\n#[cfg(feature = "x")]\nmod extra;\n';
+  await fs.writeFile(path.join(dir, "src/main.rs"), main);
+  await fs.writeFile(path.join(dir, "src/tests.rs"), "#[test]\nfn works() {}\n");
+  const before = await scanTests(dir);
+  assert.ok(before.has("src/main.rs::mod tests;"));
+  assert.ok(!before.has("src/main.rs::mod extra;"), "a module declaration without cfg(test) is not test code");
+  const after = async (text: string) => {
+    await fs.writeFile(path.join(dir, "src/main.rs"), text);
+    return testCodeRefusal(testCodeChanges(before, await scanTests(dir))).join("\n");
+  };
+  assert.match(await after(main.replace("#[cfg(test)]\nmod tests;", "#[cfg(any())]\n#[cfg(test)]\nmod tests;")), /the upstream test module declaration src\/main\.rs::mod tests; was changed/);
+  assert.match(await after(main.replace("#[cfg(test)]\nmod tests;", "#[cfg(all(test, any()))]\nmod tests;")), /src\/main\.rs::mod tests; was deleted, renamed or moved/);
+  assert.equal(await after(main.replace('#[cfg(feature = "x")]', '#[cfg(feature = "y")]')), "", "the program's own modules may change");
+});
+
 test("test guard: reads test functions, their helpers and ignores, past strings and comments", () => {
   const blanked = blankRust(RUST);
   assert.equal(blanked.length, RUST.length);
@@ -285,6 +303,12 @@ test("test guard: upstream test code is read-only: changing, deleting, renaming 
     await refused("    fn helper() {}", "    macro_rules! assert_eq { ($a:expr, $b:expr) => {}; }\n    fn helper() {}"),
     /src\/lib\.rs defines a macro assert_eq!, which would replace the assertion every test uses: the tests' assertions may not be redefined/,
   );
+  // Attributes around a test decide whether it is compiled at all: on its module (outer or inner) and its file.
+  assert.match(await refused("#[cfg(test)]\nmod tests {", "#[cfg(any())]\n#[cfg(test)]\nmod tests {"), /the attributes of the module or file around the upstream test src\/lib\.rs::tests::one were changed/);
+  assert.match(await refused("mod tests {\n    use super::*;", "mod tests {\n    #![cfg(any())]\n    use super::*;"), /around the upstream test src\/lib\.rs::tests::slow were changed/);
+  assert.match(await refused("\nfn f()", "#![cfg(any())]\nfn f()"), /around the upstream test src\/lib\.rs::tests::later were changed/);
+  // A module of its own with the same test names is an addition; the one it would replace is still guarded.
+  assert.deepEqual(await change("    fn helper() {}\n}\n", "    fn helper() {}\n}\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn one() {}\n}\n"), []);
   const allowed = await change('assert_eq!(f(), "}");', 'assert_eq!(f(), "{");', ["one"]);
   assert.equal(allowed.length, 1);
   assert.equal(allowed[0].allowedBy, "one");

@@ -16,6 +16,12 @@ export interface TestFn {
   ignored: boolean;
   /** Its attributes, signature and body with runs of white space made one space. */
   code: string;
+  /**
+   * The attributes around it that decide whether it is compiled at all: its file's inner
+   * attributes and those of each module it is in (`#[cfg(any())] mod tests` switches every
+   * test in it off while their code stays the same).
+   */
+  context: string;
 }
 
 /** Test code by `file::path` (a `#n` suffix tells same-named ones in one file apart). */
@@ -118,22 +124,65 @@ const FN = /((?:pub(?:\s*\([^)]*\))?\s+)?(?:(?:const|async|unsafe)\s+)*(?:extern
 const MOD = /\bmod\s+([A-Za-z_]\w*)\s*\{/g;
 const TEST_ATTR = /^(?:[\w]+::)*(?:test|rstest|test_case|quickcheck|proptest)\b/;
 
+const MOD_DECL = /\bmod\s+([A-Za-z_]\w*)\s*;/g;
+const CFG_TEST = /^cfg\s*\(\s*test\s*\)$/;
+
 interface ModRange {
   name: string;
   from: number;
   to: number;
   cfgTest: boolean;
+  /** Its outer and inner attributes as written (see TestFn.context). */
+  context: string;
 }
 
-function modules(text: string): ModRange[] {
+/** Where the inner attributes (`#![...]`) written from `at` on end. */
+function innerAttributesEnd(text: string, at: number): number {
+  let k = at;
+  for (;;) {
+    let j = k;
+    while (j < text.length && /\s/.test(text[j])) j++;
+    if (!text.startsWith("#!", j)) return k;
+    let h = j + 2;
+    while (h < text.length && /\s/.test(text[h])) h++;
+    if (text[h] !== "[") return k;
+    const close = matchForward(text, h, "[", "]");
+    if (close < 0) return k;
+    k = close + 1;
+  }
+}
+
+/** Source text with runs of white space made one space. */
+function squeeze(src: string): string {
+  return src.replace(/\s+/g, " ").trim();
+}
+
+function modules(text: string, src: string): ModRange[] {
   const mods: ModRange[] = [];
   for (const m of text.matchAll(MOD)) {
     const open = m.index + m[0].length - 1;
     const close = matchForward(text, open, "{", "}");
-    const { attrs } = attributesBefore(text, m.index);
-    mods.push({ name: m[1], from: m.index, to: close < 0 ? text.length : close, cfgTest: attrs.some((a) => /^cfg\s*\(\s*test\s*\)$/.test(a)) });
+    const { attrs, start } = attributesBefore(text, m.index);
+    // Sliced from the source, not the blanked text: cfg(feature = "x") keeps its string.
+    const context = squeeze(`${src.slice(start, open + 1)} ${src.slice(open + 1, innerAttributesEnd(text, open + 1))}`);
+    mods.push({ name: m[1], from: m.index, to: close < 0 ? text.length : close, cfgTest: attrs.some((a) => CFG_TEST.test(a)), context });
   }
   return mods;
+}
+
+/**
+ * Out-of-line test modules (`#[cfg(test)] mod tests;`): their declaration decides whether
+ * the file they name is compiled, so it is test code too.
+ */
+function testModuleDeclarations(file: string, text: string, src: string): TestFn[] {
+  const found: TestFn[] = [];
+  for (const m of text.matchAll(MOD_DECL)) {
+    const { attrs, start } = attributesBefore(text, m.index);
+    if (!attrs.some((a) => CFG_TEST.test(a))) continue;
+    const decl = `mod ${m[1]};`;
+    found.push({ file, name: decl, path: decl, test: false, ignored: false, code: squeeze(src.slice(start, m.index + m[0].length)), context: "" });
+  }
+  return found;
 }
 
 /**
@@ -142,7 +191,8 @@ function modules(text: string): ModRange[] {
  */
 export function testsInSource(file: string, src: string): TestFn[] {
   const text = blankRust(src);
-  const mods = modules(text);
+  const mods = modules(text, src);
+  const fileAttrs = squeeze(src.slice(0, innerAttributesEnd(text, 0)));
   const testFile = file.split("/").includes("tests");
   const found: TestFn[] = [];
   for (const m of text.matchAll(FN)) {
@@ -161,10 +211,11 @@ export function testsInSource(file: string, src: string): TestFn[] {
       path: [...within.map((r) => r.name), m[2]].join("::"),
       test: isTest,
       ignored: attrs.some((a) => /\bignore\b/.test(a)),
-      code: src.slice(start, end).replace(/\s+/g, " ").trim(),
+      code: squeeze(src.slice(start, end)),
+      context: [fileAttrs, ...within.map((r) => r.context)].filter(Boolean).join(" "),
     });
   }
-  return found;
+  return [...found, ...testModuleDeclarations(file, text, src)];
 }
 
 async function rustFiles(root: string, dir = root, acc: string[] = []): Promise<string[]> {
@@ -184,7 +235,7 @@ const SHADOW_PREFIX = "macro_rules! ";
 
 /** Macros defined in a source file that take an assertion's name (as pieces of test code). */
 function assertionMacros(file: string, src: string): TestFn[] {
-  return [...blankRust(src).matchAll(SHADOW)].map((m) => ({ file, name: `${m[1]}!`, path: `${SHADOW_PREFIX}${m[1]}`, test: false, ignored: false, code: "" }));
+  return [...blankRust(src).matchAll(SHADOW)].map((m) => ({ file, name: `${m[1]}!`, path: `${SHADOW_PREFIX}${m[1]}`, test: false, ignored: false, code: "", context: "" }));
 }
 
 /** Every test function under `root` (build output and hidden directories skipped). */
@@ -223,13 +274,15 @@ export function testCodeChanges(upstream: TestInventory, now: TestInventory, all
   const changes: TestCodeChange[] = [];
   for (const [key, old] of upstream) {
     const cur = now.get(key);
-    if (cur && cur.code === old.code) continue;
-    const kind = old.test ? "test" : "test helper";
+    if (cur && cur.code === old.code && cur.context === old.context) continue;
+    const kind = old.test ? "test" : old.path.startsWith("mod ") ? "test module declaration" : "test helper";
     const what = !cur
       ? `the upstream ${kind} ${key} was deleted, renamed or moved`
       : cur.ignored && !old.ignored
         ? `the upstream ${kind} ${key} was marked #[ignore]`
-        : `the upstream ${kind} ${key} was changed`;
+        : cur.code === old.code
+          ? `the attributes of the module or file around the upstream ${kind} ${key} were changed (they decide whether it is compiled at all)`
+          : `the upstream ${kind} ${key} was changed`;
     changes.push({ key, what, allowedBy: allowedBy(allow, key, old) });
   }
   for (const [key, t] of now) {

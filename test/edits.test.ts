@@ -307,6 +307,9 @@ test("test guard: upstream test code is read-only: changing, deleting, renaming 
   assert.match(await refused("#[cfg(test)]\nmod tests {", "#[cfg(any())]\n#[cfg(test)]\nmod tests {"), /the attributes of the module or file around the upstream test src\/lib\.rs::tests::one were changed/);
   assert.match(await refused("mod tests {\n    use super::*;", "mod tests {\n    #![cfg(any())]\n    use super::*;"), /around the upstream test src\/lib\.rs::tests::slow were changed/);
   assert.match(await refused("\nfn f()", "#![cfg(any())]\nfn f()"), /around the upstream test src\/lib\.rs::tests::later were changed/);
+  // Lint levels and docs around the tests decide nothing of what runs: the program may add them.
+  assert.deepEqual(await change("\nfn f()", "#![allow(dead_code)]\nfn f()"), []);
+  assert.deepEqual(await change("#[cfg(test)]\nmod tests {", "#[cfg(test)]\n#[allow(unused_imports)]\n/// Tests.\nmod tests {"), []);
   // A module of its own with the same test names is an addition; the one it would replace is still guarded.
   assert.deepEqual(await change("    fn helper() {}\n}\n", "    fn helper() {}\n}\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn one() {}\n}\n"), []);
   const allowed = await change('assert_eq!(f(), "}");', 'assert_eq!(f(), "{");', ["one"]);

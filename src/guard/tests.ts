@@ -97,14 +97,15 @@ function matchForward(text: string, open: number, o: string, c: string): number 
   return -1;
 }
 
-/** The attributes written just before position `at` and where the first of them starts. */
-function attributesBefore(text: string, at: number): { attrs: string[]; start: number } {
+/** The attributes written just before position `at`, where each is written (`#` to `]`) and where the first starts. */
+function attributesBefore(text: string, at: number): { attrs: string[]; spans: Span[]; start: number } {
   const attrs: string[] = [];
+  const spans: Span[] = [];
   let start = at;
   let k = at - 1;
   for (;;) {
     while (k >= 0 && /\s/.test(text[k])) k--;
-    if (text[k] !== "]") return { attrs, start };
+    if (text[k] !== "]") return { attrs, spans, start };
     let depth = 0;
     let j = k;
     for (; j >= 0; j--) {
@@ -113,8 +114,9 @@ function attributesBefore(text: string, at: number): { attrs: string[]; start: n
     }
     let h = j - 1;
     while (h >= 0 && /\s/.test(text[h])) h--;
-    if (j < 0 || text[h] !== "#") return { attrs, start };
+    if (j < 0 || text[h] !== "#") return { attrs, spans, start };
     attrs.unshift(text.slice(j + 1, k).trim());
+    spans.unshift([h, k + 1]);
     start = h;
     k = h - 1;
   }
@@ -136,18 +138,22 @@ interface ModRange {
   context: string;
 }
 
-/** Where the inner attributes (`#![...]`) written from `at` on end. */
-function innerAttributesEnd(text: string, at: number): number {
+type Span = [from: number, to: number];
+
+/** Where the inner attributes (`#![...]`) written from `at` on are. */
+function innerAttributes(text: string, at: number): Span[] {
+  const spans: Span[] = [];
   let k = at;
   for (;;) {
     let j = k;
     while (j < text.length && /\s/.test(text[j])) j++;
-    if (!text.startsWith("#!", j)) return k;
+    if (!text.startsWith("#!", j)) return spans;
     let h = j + 2;
     while (h < text.length && /\s/.test(text[h])) h++;
-    if (text[h] !== "[") return k;
+    if (text[h] !== "[") return spans;
     const close = matchForward(text, h, "[", "]");
-    if (close < 0) return k;
+    if (close < 0) return spans;
+    spans.push([j, close + 1]);
     k = close + 1;
   }
 }
@@ -157,14 +163,28 @@ function squeeze(src: string): string {
   return src.replace(/\s+/g, " ").trim();
 }
 
+// Lint levels, docs and formatting never decide whether a test is compiled or run.
+const INERT_ATTR = /^#!?\s*\[\s*(?:allow|warn|deny|forbid|expect|doc|rustfmt::\w+|clippy::\w+)\b/;
+
+/**
+ * The attributes written at `spans` that can decide whether code is compiled (cfg,
+ * cfg_attr, path, macros...), as written in `src`: sliced from the source, not the blanked
+ * text, so that cfg(feature = "x") keeps its string.
+ */
+function compileAttributes(src: string, spans: Span[]): string {
+  return spans
+    .map(([from, to]) => squeeze(src.slice(from, to)))
+    .filter((a) => !INERT_ATTR.test(a))
+    .join(" ");
+}
+
 function modules(text: string, src: string): ModRange[] {
   const mods: ModRange[] = [];
   for (const m of text.matchAll(MOD)) {
     const open = m.index + m[0].length - 1;
     const close = matchForward(text, open, "{", "}");
-    const { attrs, start } = attributesBefore(text, m.index);
-    // Sliced from the source, not the blanked text: cfg(feature = "x") keeps its string.
-    const context = squeeze(`${src.slice(start, open + 1)} ${src.slice(open + 1, innerAttributesEnd(text, open + 1))}`);
+    const { attrs, spans } = attributesBefore(text, m.index);
+    const context = squeeze(`${compileAttributes(src, spans)} mod ${m[1]} { ${compileAttributes(src, innerAttributes(text, open + 1))}`);
     mods.push({ name: m[1], from: m.index, to: close < 0 ? text.length : close, cfgTest: attrs.some((a) => CFG_TEST.test(a)), context });
   }
   return mods;
@@ -177,10 +197,10 @@ function modules(text: string, src: string): ModRange[] {
 function testModuleDeclarations(file: string, text: string, src: string): TestFn[] {
   const found: TestFn[] = [];
   for (const m of text.matchAll(MOD_DECL)) {
-    const { attrs, start } = attributesBefore(text, m.index);
+    const { attrs, spans } = attributesBefore(text, m.index);
     if (!attrs.some((a) => CFG_TEST.test(a))) continue;
     const decl = `mod ${m[1]};`;
-    found.push({ file, name: decl, path: decl, test: false, ignored: false, code: squeeze(src.slice(start, m.index + m[0].length)), context: "" });
+    found.push({ file, name: decl, path: decl, test: false, ignored: false, code: squeeze(`${compileAttributes(src, spans)} ${decl}`), context: "" });
   }
   return found;
 }
@@ -192,7 +212,7 @@ function testModuleDeclarations(file: string, text: string, src: string): TestFn
 export function testsInSource(file: string, src: string): TestFn[] {
   const text = blankRust(src);
   const mods = modules(text, src);
-  const fileAttrs = squeeze(src.slice(0, innerAttributesEnd(text, 0)));
+  const fileAttrs = compileAttributes(src, innerAttributes(text, 0));
   const testFile = file.split("/").includes("tests");
   const found: TestFn[] = [];
   for (const m of text.matchAll(FN)) {

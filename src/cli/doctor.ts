@@ -14,7 +14,7 @@ import { providerKind } from "../llm/select.js";
 import { USER_AGENT } from "../sources/cratesio.js";
 import { MIN_NIX, NIX_UPGRADE, nixAvailable, oldNixAdvice } from "../backends/nix/cli.js";
 import { checkSandbox, type SandboxCheck } from "../exec/sandbox.js";
-import { SANDBOX_HINT, nixConfinement } from "../backends/nix/sandbox.js";
+import { nixConfinement } from "../backends/nix/sandbox.js";
 import { findOnPath } from "../exec/which.js";
 import { compareVersions, versionIn } from "../model/version.js";
 
@@ -193,9 +193,7 @@ async function checkNixSandbox(probe: Probe, config: Config, trial: Promise<Sand
       };
     case "refused": {
       const instead = required ? "FLAKEBOT_BACKEND=nix cannot craft" : "crafts fall back to cargo (flagged not reproducible)";
-      const hinted = confinement.reason.endsWith(`: ${SANDBOX_HINT}`);
-      const why = hinted ? confinement.reason.slice(0, -(SANDBOX_HINT.length + 2)) : confinement.reason;
-      return { name, status: required ? "missing" : "warn", required, detail: `${why}. Nix builds are refused: ${instead}`, ...(hinted ? { fix: SANDBOX_HINT } : {}) };
+      return { name, status: required ? "missing" : "warn", required, detail: `${confinement.reason}. Nix builds are refused: ${instead}`, fix: confinement.fix };
     }
   }
 }

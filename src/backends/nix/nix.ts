@@ -27,7 +27,7 @@ import {
 } from "./flake-files.js";
 import { irreproducibleLock, reviewLock } from "./cargo-lock.js";
 import { gitOutputHashes } from "./git-hashes.js";
-import { confinedNixArgv, nixConfinement, type NixConfinement } from "./sandbox.js";
+import { confinedNixArgv, nixConfinement, refusalMessage, type NixConfinement } from "./sandbox.js";
 import { flakeToolchainEnv } from "./toolchain.js";
 import { nixpkgsLock } from "./nixpkgs-lock.js";
 import { testsDoNotCompile, type CheckRun, type TestReader } from "../../model/test-run.js";
@@ -508,7 +508,7 @@ export async function nixPackage(ctx: BackendContext, craft: Craft): Promise<Par
   const incompatible = nixpkgsIncompatibility(nix.version!, ctx.config.nixpkgs);
   if (incompatible) throw new CraftError("package", incompatible);
   const confinement = await nixConfinement(ctx.config.sandbox === "off" ? "off" : !!ctx.sandboxed, ctx.signal);
-  if (confinement.kind === "refused") throw new CraftError("package", confinement.reason);
+  if (confinement.kind === "refused") throw new CraftError("package", refusalMessage(confinement));
   if (confinement.kind === "none") ctx.log("FLAKEBOT_SANDBOX=off and the Nix sandbox is off: the crate's build scripts and tests run unconfined");
 
   // The key of the tree as the build stage saw it, before the flake files are committed.

@@ -18,7 +18,13 @@ export type NixConfinement =
   | { kind: "bwrap" }
   /** Nix's sandbox is off and so is Flakebot's (FLAKEBOT_SANDBOX=off): nothing confines the build. */
   | { kind: "none" }
-  | { kind: "refused"; reason: string };
+  /** Nothing can confine the build here: why (`reason`) and what to do (`fix`). */
+  | { kind: "refused"; reason: string; fix: string };
+
+/** A refusal as one message: why, then what to do. */
+export function refusalMessage(c: { reason: string; fix: string }): string {
+  return `${c.reason}: ${c.fix}`;
+}
 
 export const SANDBOX_HINT =
   "turn the Nix sandbox on (`sandbox = true` in /etc/nix/nix.conf, or in NIX_CONFIG), install bubblewrap (apt-get install -y bubblewrap), or set FLAKEBOT_BACKEND=cargo";
@@ -113,14 +119,14 @@ export async function nixConfinement(bwrap: boolean | "off", signal?: AbortSigna
   const { sandbox, store } = await nixSandboxSetting(signal, env);
   if (sandbox) return { kind: "nix-sandbox" };
   if (bwrap === "off") return { kind: "none" };
-  const bwrapUsable = bwrap;
-  if (!bwrapUsable) {
-    return { kind: "refused", reason: `the Nix sandbox is off (nix show-config: sandbox = false) and bwrap cannot be used, so the crate's build scripts and tests would run unconfined: ${SANDBOX_HINT}` };
+  if (!bwrap) {
+    return { kind: "refused", reason: "the Nix sandbox is off (nix show-config: sandbox = false) and bwrap cannot be used, so the crate's build scripts and tests would run unconfined", fix: SANDBOX_HINT };
   }
   if (!localStore(store)) {
     return {
       kind: "refused",
-      reason: `the Nix sandbox is off and builds run in the nix-daemon (store = ${store}), outside any bwrap Flakebot could set up: turn the sandbox on in the daemon's /etc/nix/nix.conf (sandbox = true) and restart it, or set FLAKEBOT_BACKEND=cargo`,
+      reason: `the Nix sandbox is off and builds run in the nix-daemon (store = ${store}), outside any bwrap Flakebot could set up`,
+      fix: "turn the sandbox on in the daemon's /etc/nix/nix.conf (sandbox = true) and restart it, or set FLAKEBOT_BACKEND=cargo",
     };
   }
   return { kind: "bwrap" };

@@ -201,6 +201,14 @@ describe("the change gate, through the MCP server, against a scripted model", ()
   const diffOf = async (tool: string) => ((await c.client.readResource({ uri: `flakebot://tools/${tool}/diff` })).contents[0] as { text: string }).text;
   const logOf = async (tool: string) => ((await c.client.readResource({ uri: `flakebot://tools/${tool}/build-log` })).contents[0] as { text: string }).text;
   const counts = async (tool: string, args: string[]) => (await c.call(tool, { args })).structured.stdout;
+  /** A craft whose first edit is the cheat: it must still end ready, after a second request; the feedback that request carried. */
+  const refusedOnce = async (cheat: string) => {
+    const r = await craft(cheat);
+    assert.equal(r.structured.status, "ready", textOf(r));
+    const [, second] = editRequests(cheat);
+    assert.ok(second, `the ${cheat} edit was not accepted: the model was asked again`);
+    return { r, feedback: userText(second.body) };
+  };
 
   test("the honest change passes in one round: the failing upstream test fixed, a test added, both acceptance runs reported", { timeout: 300_000 }, async () => {
     const r = await craft("honest");
@@ -234,11 +242,7 @@ describe("the change gate, through the MCP server, against a scripted model", ()
   }
 
   test("cheat refused, the model told which test blocks: impostor (the upstream test module compiled out by its attributes, a new one with the same test names)", { timeout: 300_000 }, async () => {
-    const r = await craft("impostor");
-    assert.equal(r.structured.status, "ready", textOf(r));
-    const [, second] = editRequests("impostor");
-    assert.ok(second, "the impostor was not accepted: the model was asked again");
-    const feedback = userText(second.body);
+    const { r, feedback } = await refusedOnce("impostor");
     assert.match(feedback, /Round 1: your change was refused: it changes upstream test code/);
     assert.match(feedback, /the attributes of the module or file around the upstream test src\/lib\.rs::tests::counts_runs_of_spaces were changed/);
     const diff = await diffOf("impostor");
@@ -260,11 +264,7 @@ describe("the change gate, through the MCP server, against a scripted model", ()
   // The same forgery read from a real run (the split runs catch it) is gate-report.test's; here
   // the test guard refuses it first, as the module's cfg is upstream test code.
   test("cheat refused: the upstream unit tests compiled out by their module's cfg, and a new test that prints their passing libtest block and exits", { timeout: 300_000 }, async () => {
-    const r = await craft("forged-block");
-    assert.equal(r.structured.status, "ready", textOf(r));
-    const [, second] = editRequests("forged-block");
-    assert.ok(second, "the forged run was not accepted: the model was asked again");
-    const feedback = userText(second.body);
+    const { r, feedback } = await refusedOnce("forged-block");
     assert.match(feedback, /Round 1: your change was refused: it changes upstream test code/);
     assert.match(feedback, /the attributes of the module or file around the upstream test src\/lib\.rs::tests::counts_nothing were changed/);
     assert.doesNotMatch(await diffOf("forged_block"), /any\(\)|a_counts_runs/);
